@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "opencdmo.core"
+    verbose_name = "Compliance kernel"

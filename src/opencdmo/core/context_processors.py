@@ -1,0 +1,26 @@
+"""Navigation by role: each person sees the sections their permissions open."""
+
+from django.urls import reverse
+
+SECTIONS = [
+    # (label, url name, permission)
+    ("My tasks", "core:home", None),
+    ("Sponsors", "sponsors:list", "sponsors.view"),
+    ("Quality agreements", "sponsors:agreements", "sponsors.view"),
+    ("Audit trail", "core:audit_trail", "core.view_audit_trail"),
+    ("Users", "core:users", "core.manage_users"),
+    ("Security alerts", "core:security_alerts", "core.view_security_alerts"),
+]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "nav_sections": [
+            {"label": label, "url": reverse(name), "active": request.path == reverse(name)}
+            for label, name, permission in SECTIONS
+            if permission is None or user.has_permission(permission)
+        ]
+    }

@@ -1,0 +1,1 @@
+"""Pure rules of the compliance kernel: no Django import (checked by import-linter)."""

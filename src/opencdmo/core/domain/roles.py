@@ -1,0 +1,98 @@
+"""Roles and the permissions each one grants (P11-1g: authority checks per action).
+
+Permissions are strings "<app>.<action>"; each app's workflows and services name the ones
+they need. A user holds one or more roles; what they may see is further limited to the
+sponsors assigned to them.
+"""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    MATERIAL_HANDLER = "material_handler"
+    QC_ANALYST = "qc_analyst"
+    QC_REVIEWER = "qc_reviewer"
+    QA_SPECIALIST = "qa_specialist"
+    QA_APPROVER = "qa_approver"
+    PLANNER = "planner"
+    PD_SCIENTIST = "pd_scientist"
+    SPONSOR_VIEWER = "sponsor_viewer"
+    SYSTEM_ADMIN = "system_admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.OPERATOR: "Operator",
+    Role.SUPERVISOR: "Supervisor",
+    Role.MATERIAL_HANDLER: "Material Handler",
+    Role.QC_ANALYST: "QC Analyst",
+    Role.QC_REVIEWER: "QC Reviewer",
+    Role.QA_SPECIALIST: "QA Specialist",
+    Role.QA_APPROVER: "QA Approver / Qualified Person",
+    Role.PLANNER: "Planner",
+    Role.PD_SCIENTIST: "Process Development Scientist",
+    Role.SPONSOR_VIEWER: "Sponsor Viewer",
+    Role.SYSTEM_ADMIN: "System Administrator",
+}
+
+# Everyone who works in the CDMO reads sponsor master data and record histories.
+_STAFF_READ = {
+    "sponsors.view",
+    "core.view_audit_trail",
+    "core.view_signatures",
+    "core.add_attachment",
+}
+
+PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.OPERATOR: frozenset(_STAFF_READ),
+    Role.SUPERVISOR: frozenset(_STAFF_READ),
+    Role.MATERIAL_HANDLER: frozenset(_STAFF_READ),
+    Role.QC_ANALYST: frozenset(_STAFF_READ),
+    Role.QC_REVIEWER: frozenset(_STAFF_READ),
+    Role.QA_SPECIALIST: frozenset(
+        _STAFF_READ
+        | {
+            "core.export_audit_trail",
+            "sponsors.manage",
+            "sponsors.author_agreement",
+            "sponsors.review_agreement",
+        }
+    ),
+    Role.QA_APPROVER: frozenset(
+        _STAFF_READ
+        | {
+            "core.export_audit_trail",
+            "sponsors.review_agreement",
+            "sponsors.approve_agreement",
+        }
+    ),
+    Role.PLANNER: frozenset(_STAFF_READ),
+    Role.PD_SCIENTIST: frozenset(_STAFF_READ),
+    # A sponsor's quality lead reads their own records and signs what their quality
+    # agreement asks them to approve; they never write CDMO records.
+    Role.SPONSOR_VIEWER: frozenset(
+        {"sponsors.view", "core.view_audit_trail", "core.view_signatures"}
+    ),
+    Role.SYSTEM_ADMIN: frozenset(
+        _STAFF_READ
+        | {
+            "core.manage_users",
+            "core.view_security_alerts",
+            "core.export_audit_trail",
+            "core.verify_audit_trail",
+            "sponsors.manage",
+        }
+    ),
+}
+
+
+def permissions_of(roles) -> frozenset[str]:
+    granted: set[str] = set()
+    for role in roles:
+        granted |= PERMISSIONS[Role(role)]
+    return frozenset(granted)

@@ -1,0 +1,30 @@
+"""`opencdmo audit verify`: is the audit trail exactly what the application wrote?"""
+
+import sys
+import time
+
+from django.core.management.base import BaseCommand
+
+from opencdmo.core.verification import verify_audit_trail
+
+
+class Command(BaseCommand):
+    help = "Audit-trail tools. 'verify' recomputes every hash chain and seal (exit 0 intact, 1 not)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("action", choices=["verify"])
+        parser.add_argument("--no-seal", action="store_true",
+                            help="check the hash chains only, without the installation's secret key")
+
+    def handle(self, *args, action, no_seal, **options):
+        started = time.perf_counter()
+        result = verify_audit_trail(check_seal=not no_seal)
+        elapsed = time.perf_counter() - started
+        if result.intact:
+            self.stdout.write(
+                f"Audit trail intact: {result.events} events in {result.lanes} chains verified "
+                f"in {elapsed:.2f} s."
+            )
+            return
+        self.stderr.write(f"AUDIT TRAIL NOT INTACT. First bad event: {result.first_break}")
+        sys.exit(1)

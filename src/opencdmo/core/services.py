@@ -1,0 +1,177 @@
+"""Every write of the compliance kernel: accounts, roles, sponsor access, tokens, attachments."""
+
+import hashlib
+import secrets
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from . import audit, clock, filestore
+from .domain.roles import Role
+from .errors import Conflict, PermissionDenied, RuleViolation
+from .models import ApiToken, Attachment, RoleGrant, User
+from .records import create_record, update_record
+
+
+def _require(actor, permission: str) -> None:
+    if actor is None or not actor.has_permission(permission):
+        raise PermissionDenied(f"You do not have the permission to do this ({permission}).")
+
+
+def _check_password(password: str, user: User | None = None) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise RuleViolation(" ".join(exc.messages)) from None
+
+
+@transaction.atomic
+def create_user(actor, *, username: str, full_name: str, password: str, email: str = "",
+                roles=(), sponsor_ids=(), reason: str = "") -> User:
+    """A new account. A username once used stays used (P11-5a): deactivated users keep theirs."""
+    if actor is not None:
+        _require(actor, "core.manage_users")
+    username = username.strip()
+    if not username or not full_name.strip():
+        raise RuleViolation("A user needs a user ID and a printed name.")
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict(f"The user ID '{username}' is taken, or was used before; user IDs are never reused.")
+    user = User(username=username, full_name=full_name.strip(), email=email.strip())
+    _check_password(password, user)
+    user.set_password(password)
+    user.created_at = clock.now()
+    create_record(actor, user, reason=reason)
+    for role in roles:
+        grant_role(actor, user, role, reason=reason)
+    if sponsor_ids:
+        set_sponsor_access(actor, user, sponsor_ids, reason=reason)
+    return user
+
+
+@transaction.atomic
+def update_user(actor, user: User, *, reason: str, **changes) -> User:
+    _require(actor, "core.manage_users")
+    allowed = {"full_name", "email"}
+    if changes.keys() - allowed:
+        raise RuleViolation(f"Only {', '.join(sorted(allowed))} can be changed; user IDs never change.")
+    if not reason.strip():
+        raise RuleViolation("Give a reason for changing a user account (A11-11).")
+    return update_record(actor, User.objects.select_for_update().get(pk=user.pk), reason=reason, **changes)
+
+
+@transaction.atomic
+def grant_role(actor, user: User, role: str, *, reason: str = "") -> None:
+    if actor is not None:
+        _require(actor, "core.manage_users")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise RuleViolation(f"'{role}' is not a role.") from None
+    _, created = RoleGrant.objects.get_or_create(user=user, role=role)
+    if created:
+        audit.log_event(actor, "permission_change", record=user,
+                        changes={"roles": [None, role.value]}, reason=reason)
+    user.forget_cached_access()
+
+
+@transaction.atomic
+def revoke_role(actor, user: User, role: str, *, reason: str) -> None:
+    _require(actor, "core.manage_users")
+    if not reason.strip():
+        raise RuleViolation("Give a reason for removing a role.")
+    deleted, _ = RoleGrant.objects.filter(user=user, role=role).delete()
+    if deleted:
+        audit.log_event(actor, "permission_change", record=user,
+                        changes={"roles": [role, None]}, reason=reason)
+    user.forget_cached_access()
+
+
+@transaction.atomic
+def set_sponsor_access(actor, user: User, sponsor_ids, *, reason: str = "") -> None:
+    """Which sponsors' records the user may see (the whole of sponsor segregation hangs on this)."""
+    if actor is not None:
+        _require(actor, "core.manage_users")
+    before = sorted(user.sponsors.values_list("pk", flat=True))
+    after = sorted(set(int(s) for s in sponsor_ids))
+    if before == after:
+        return
+    user.sponsors.set(after)
+    audit.log_event(actor, "permission_change", record=user,
+                    changes={"sponsors": [before, after]}, reason=reason)
+    user.forget_cached_access()
+
+
+@transaction.atomic
+def deactivate_user(actor, user: User, *, reason: str) -> User:
+    """Deactivated, never deleted: the user's name stays on every record they touched."""
+    _require(actor, "core.manage_users")
+    if user.pk == actor.pk:
+        raise RuleViolation("You cannot deactivate your own account.")
+    if not reason.strip():
+        raise RuleViolation("Give a reason for deactivating the account.")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    return update_record(actor, user, reason=reason, action="deactivate",
+                         is_active=False, deactivated_at=clock.now())
+
+
+@transaction.atomic
+def unlock_user(actor, user: User, *, reason: str) -> User:
+    _require(actor, "core.manage_users")
+    if not reason.strip():
+        raise RuleViolation("Give a reason for unlocking the account (for example, identity confirmed by phone).")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    user.failed_logins, user.first_failed_login_at = 0, None
+    return update_record(actor, user, reason=reason, action="unlock", locked_at=None)
+
+
+@transaction.atomic
+def change_password(actor, *, current_password: str, new_password: str) -> None:
+    user = User.objects.select_for_update().get(pk=actor.pk)
+    if not user.check_password(current_password):
+        raise PermissionDenied("The current password is not correct.")
+    _check_password(new_password, user)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    audit.log_event(actor, "password_change", record=user)
+
+
+@transaction.atomic
+def create_api_token(actor, *, name: str) -> str:
+    """A personal API token; the plain token is returned once and only its hash is kept."""
+    if not name.strip():
+        raise RuleViolation("Name the token after what will use it.")
+    token = "ocd_" + secrets.token_urlsafe(32)
+    record = ApiToken(user=actor, name=name.strip()[:100], prefix=token[:12],
+                      token_hash=hashlib.sha256(token.encode()).hexdigest(), created_at=clock.now())
+    create_record(actor, record)
+    return token
+
+
+@transaction.atomic
+def revoke_api_token(actor, token: ApiToken) -> None:
+    if token.user_id != actor.pk:
+        _require(actor, "core.manage_users")
+    update_record(actor, token, action="revoke", revoked_at=clock.now())
+
+
+@transaction.atomic
+def add_attachment(actor, record, upload, *, description: str = "") -> Attachment:
+    """Link a file to a record. The file is stored by its SHA-256 and can never be replaced."""
+    _require(actor, "core.add_attachment")
+    if upload.size == 0:
+        raise RuleViolation("The file is empty.")
+    sha256, size = filestore.put(upload.chunks())
+    attachment = Attachment(
+        sha256=sha256, size=size, filename=upload.name[:255],
+        content_type=(getattr(upload, "content_type", "") or "application/octet-stream")[:100],
+        record_type=audit.record_type(record), record_id=str(record.pk),
+        sponsor_id=audit.sponsor_of(record), description=description.strip()[:255],
+        uploaded_by=actor, uploaded_at=clock.now(),
+    )
+    attachment.save()
+    audit.log_event(actor, "attach", record=record,
+                    changes={"attachment": [None, {"id": attachment.pk, "filename": attachment.filename,
+                                                   "sha256": sha256, "size": size}]},
+                    reason=description)
+    return attachment

@@ -1,0 +1,37 @@
+"""Reads of sponsors, programs, products and quality agreements, always scoped to the user."""
+
+from opencdmo.core.scoping import get_scoped, scoped
+
+from .models import Product, Program, QualityAgreement, Sponsor
+from .workflows import quality_agreement_workflow
+
+
+def sponsors_for(user):
+    return scoped(Sponsor, user).prefetch_related("programs__products")
+
+
+def sponsor(user, code: str) -> Sponsor:
+    return get_scoped(Sponsor, user, code=code)
+
+
+def programs_for(user):
+    return scoped(Program, user).select_related("sponsor")
+
+
+def products_for(user):
+    return scoped(Product, user).select_related("program__sponsor")
+
+
+def agreements_for(user, *, status: str | None = None):
+    queryset = scoped(QualityAgreement, user).select_related("sponsor", "created_by")
+    return queryset.filter(status=status) if status else queryset
+
+
+def agreement(user, number: str) -> QualityAgreement:
+    return get_scoped(QualityAgreement.objects.select_related("sponsor", "created_by"), user, number=number)
+
+
+def agreement_tasks(user):
+    """Agreements waiting for something this user may do."""
+    pending = agreements_for(user).filter(status__in=["draft", "in_review"])
+    return [a for a in pending if quality_agreement_workflow.available(a, user)]
