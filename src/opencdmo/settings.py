@@ -44,8 +44,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",
     "opencdmo.core",
     "opencdmo.sponsors",
+    "opencdmo.demo",
 ]
 
 MIDDLEWARE = [
@@ -59,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "opencdmo.core.middleware.AuditContextMiddleware",
+    "opencdmo.core.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "opencdmo.urls"

@@ -11,3 +11,24 @@ class AuditContextMiddleware:
         with context.action(client_address=request.META.get("REMOTE_ADDR", "")) as ctx:
             request.correlation_id = ctx.correlation_id
             return self.get_response(request)
+
+
+class DomainErrorMiddleware:
+    """A refused action is a 4xx page with the service's message, never a 500 (one place)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.shortcuts import render  # noqa: PLC0415
+
+        from .errors import DomainError  # noqa: PLC0415
+
+        if not isinstance(exception, DomainError) or request.path.startswith("/api/"):
+            return None
+        template = "core/_error.html" if getattr(request, "htmx", False) else "core/error.html"
+        return render(request, template, {"title": exception.title, "message": exception.message},
+                      status=exception.status)

@@ -175,3 +175,11 @@ def add_attachment(actor, record, upload, *, description: str = "") -> Attachmen
                                                    "sha256": sha256, "size": size}]},
                     reason=description)
     return attachment
+
+
+@transaction.atomic
+def record_export(actor, *, what: str, count: int, file_format: str, filters: dict | None = None) -> None:
+    """Exports are audited too (DI-4): who took which records out, and in what form."""
+    _require(actor, "core.export_audit_trail")
+    audit.log_event(actor, "export", record_type_name="core.auditevent", record_label=what,
+                    changes={"export": [None, {"format": file_format, "count": count, "filters": filters or {}}]})

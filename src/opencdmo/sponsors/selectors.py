@@ -1,6 +1,9 @@
 """Reads of sponsors, programs, products and quality agreements, always scoped to the user."""
 
+from django.urls import reverse
+
 from opencdmo.core.scoping import get_scoped, scoped
+from opencdmo.core.tasks import Task
 
 from .models import Product, Program, QualityAgreement, Sponsor
 from .workflows import quality_agreement_workflow
@@ -35,3 +38,17 @@ def agreement_tasks(user):
     """Agreements waiting for something this user may do."""
     pending = agreements_for(user).filter(status__in=["draft", "in_review"])
     return [a for a in pending if quality_agreement_workflow.available(a, user)]
+
+
+def agreement_task_list(user):
+    return [
+        Task(
+            title=" / ".join(t.label for t in quality_agreement_workflow.available(a, user)),
+            record=f"{a.number} {a.title}",
+            url=reverse("sponsors:agreement", args=[a.number]),
+            status=a.status,
+            status_label=quality_agreement_workflow.label(a.status),
+            detail=a.sponsor.name,
+        )
+        for a in agreement_tasks(user)
+    ]

@@ -58,6 +58,7 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
         _STAFF_READ
         | {
             "core.export_audit_trail",
+            "core.view_system_events",
             "sponsors.manage",
             "sponsors.author_agreement",
             "sponsors.review_agreement",
@@ -67,6 +68,7 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
         _STAFF_READ
         | {
             "core.export_audit_trail",
+            "core.view_system_events",
             "sponsors.review_agreement",
             "sponsors.approve_agreement",
         }
@@ -83,6 +85,7 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
         | {
             "core.manage_users",
             "core.view_security_alerts",
+            "core.view_system_events",
             "core.export_audit_trail",
             "core.verify_audit_trail",
             "sponsors.manage",

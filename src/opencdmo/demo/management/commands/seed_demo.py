@@ -1,0 +1,115 @@
+"""`opencdmo seed-demo`: a small but real CDMO, built only through the services, so its audit
+trail and signatures are exactly what the application would have written."""
+
+import contextlib
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from opencdmo.core import context, security, services
+from opencdmo.core.domain.roles import Role
+from opencdmo.core.errors import DomainError
+from opencdmo.core.models import User
+from opencdmo.core.signatures import SignatureInput
+from opencdmo.sponsors import services as sponsor_services
+
+DEMO_PASSWORD = "OpenCDMO-demo-2026"
+
+# (user ID, printed name, roles, sponsor codes or "all")
+DEMO_USERS = [
+    ("admin", "Alex Morgan", [Role.SYSTEM_ADMIN], "all"),
+    ("qa.patel", "Priya Patel", [Role.QA_SPECIALIST], "all"),
+    ("qp.dubois", "Claire Dubois", [Role.QA_APPROVER], "all"),
+    ("op.olsen", "Erik Olsen", [Role.OPERATOR], "all"),
+    ("op.garcia", "Lucia Garcia", [Role.OPERATOR], "all"),
+    ("sup.santos", "Rafael Santos", [Role.SUPERVISOR], "all"),
+    ("mh.mueller", "Jonas Müller", [Role.MATERIAL_HANDLER], "all"),
+    ("qc.chen", "Wei Chen", [Role.QC_ANALYST], "all"),
+    ("qcr.ross", "Hannah Ross", [Role.QC_REVIEWER], "all"),
+    ("plan.kim", "Min-jun Kim", [Role.PLANNER], "all"),
+    ("pd.novak", "Petra Novak", [Role.PD_SCIENTIST], "all"),
+    ("helix.quality", "Dana Whitfield", [Role.SPONSOR_VIEWER], ["HELIX"]),
+    ("nordvector.quality", "Sven Lindqvist", [Role.SPONSOR_VIEWER], ["NORDV"]),
+    ("op.locked", "Tom Becker", [Role.OPERATOR], "all"),
+]
+
+SPONSORS = [
+    ("HELIX", "Helix Cell Therapeutics", [
+        ("HLX-CD19", "CD19 CAR-T for relapsed/refractory B-cell lymphoma",
+         [("HLX-101", "Autologous anti-CD19 CAR-T cells", "autologous_cell", "phase_2")]),
+    ]),
+    ("NORDV", "Nordvector Gene Therapies", [
+        ("NVG-SMN1", "AAV9-SMN1 gene therapy for spinal muscular atrophy",
+         [("NVG-201", "AAV9-SMN1 drug substance", "aav_vector", "phase_1")]),
+    ]),
+    ("STROMA", "Stroma Regenerative", [
+        ("STR-MSC", "Allogeneic bone-marrow MSC for GvHD",
+         [("STR-301", "Allogeneic MSC, cryopreserved", "allogeneic_cell", "phase_2")]),
+    ]),
+]
+
+
+def print_logins(out) -> None:
+    out.write(f"\nDemo logins (password for all: {DEMO_PASSWORD})\n")
+    for username, name, roles, _ in DEMO_USERS:
+        note = "  (locked out after 5 failed logins: unlock it as admin)" if username == "op.locked" else ""
+        out.write(f"  {username:<20} {name:<18} {', '.join(r.label for r in roles)}{note}\n")
+    out.write("\nOpen http://127.0.0.1:8000/ and sign in.\n")
+
+
+def _sig(username, meaning, comment=""):
+    return SignatureInput(meaning=meaning, password=DEMO_PASSWORD, username=username, comment=comment)
+
+
+class Command(BaseCommand):
+    help = "Load the demo CDMO into an empty database."
+
+    def handle(self, *args, **options):
+        if User.objects.exists():
+            raise CommandError("The database is not empty; the demo is only loaded into a new database.")
+        with context.action(client_address="seed-demo"):
+            try:
+                self._seed()
+            except DomainError as exc:
+                raise CommandError(f"Demo data refused: {exc.message}") from None
+        print_logins(self.stdout)
+
+    def _seed(self):
+        with transaction.atomic():
+            admin = services.create_user(None, username="admin", full_name="Alex Morgan", password=DEMO_PASSWORD,
+                                         roles=[Role.SYSTEM_ADMIN], reason="first administrator (demo)")
+            sponsors = {}
+            for code, name, programs in SPONSORS:
+                sponsor = sponsor_services.create_sponsor(admin, code=code, name=name)
+                sponsors[code] = sponsor
+                for p_code, p_name, products in programs:
+                    program = sponsor_services.create_program(admin, sponsor=sponsor, code=p_code, name=p_name)
+                    for c, n, modality, phase in products:
+                        sponsor_services.create_product(admin, program=program, code=c, name=n,
+                                                        modality=modality, phase=phase)
+            users = {"admin": admin}
+            for username, name, roles, access in DEMO_USERS[1:]:
+                ids = [s.pk for s in sponsors.values()] if access == "all" else [sponsors[c].pk for c in access]
+                users[username] = services.create_user(
+                    admin, username=username, full_name=name, password=DEMO_PASSWORD,
+                    email=f"{username}@demo.opencdmo.org", roles=roles, sponsor_ids=ids, reason="demo staff")
+        qa, qp = users["qa.patel"], users["qp.dubois"]
+        helix = sponsor_services.draft_quality_agreement(
+            qa, sponsor=sponsors["HELIX"], title="Quality agreement HLX-101 clinical supply",
+            deviation_notification_days=2,
+            terms="CDMO manufactures and QA-releases HLX-101 per the approved batch record. Changes affecting "
+                  "the product need Helix's prior approval. Critical deviations are notified within 24 h.")
+        sponsor_services.transition_quality_agreement(qa, helix, "submit", signature=_sig("qa.patel", "Authored"))
+        sponsor_services.transition_quality_agreement(qp, helix, "approve",
+                                                      signature=_sig("qp.dubois", "Approved", "Reviewed with Helix QA"))
+        nord = sponsor_services.draft_quality_agreement(
+            qa, sponsor=sponsors["NORDV"], title="Quality agreement NVG-201 phase 1 supply",
+            deviation_notification_days=5, terms="AAV9 drug substance; sponsor approves changes to the process.")
+        sponsor_services.transition_quality_agreement(qa, nord, "submit", signature=_sig("qa.patel", "Authored"))
+        sponsor_services.draft_quality_agreement(
+            qa, sponsor=sponsors["STROMA"], title="Quality agreement STR-301 (draft)",
+            sponsor_approval_for_changes=False, terms="Under negotiation.")
+        # One account locked by repeated wrong passwords, as a real attack would leave it.
+        for _ in range(5):
+            with contextlib.suppress(DomainError):
+                security.check_credentials("op.locked", "wrong-password-guess")
