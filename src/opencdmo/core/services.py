@@ -92,6 +92,16 @@ def set_sponsor_access(actor, user: User, sponsor_ids, *, reason: str = "") -> N
     """Which sponsors' records the user may see (the whole of sponsor segregation hangs on this)."""
     if actor is not None:
         _require(actor, "core.manage_users")
+    _change_sponsor_access(actor, user, sponsor_ids, reason=reason)
+
+
+@transaction.atomic
+def give_creator_access(actor, sponsor_id: int, *, reason: str) -> None:
+    """Whoever creates a sponsor must be able to see it: an access change, audited like any other."""
+    _change_sponsor_access(actor, actor, [*actor.sponsors.values_list("pk", flat=True), sponsor_id], reason=reason)
+
+
+def _change_sponsor_access(actor, user: User, sponsor_ids, *, reason: str) -> None:
     before = sorted(user.sponsors.values_list("pk", flat=True))
     after = sorted(set(int(s) for s in sponsor_ids))
     if before == after:

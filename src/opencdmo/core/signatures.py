@@ -13,7 +13,7 @@ from django.db import models
 from . import audit, clock, context
 from .domain import canonical
 from .errors import PermissionDenied, RuleViolation
-from .models import Signature
+from .models import Signature, User
 from .security import LOCKED_MESSAGE, record_failure
 
 
@@ -38,19 +38,26 @@ class VerifiedSigner:
 
 def authenticate_signer(actor, signature: SignatureInput, *, first_in_session: bool) -> VerifiedSigner:
     """Re-authenticate before the record's transaction starts, so a failure is counted even
-    though the signing itself is refused."""
+    though the signing itself is refused.
+
+    The account is read afresh from the database: a session or page opened before the
+    account was locked or deactivated cannot sign with it any more.
+    """
     if signature.meaning not in Signature.Meaning.values:
         raise RuleViolation(f"'{signature.meaning}' is not a signature meaning.")
-    if actor.is_locked:
+    signer = User.objects.filter(pk=actor.pk).first()
+    if signer is None or not signer.is_active:
+        raise PermissionDenied("This account is deactivated and cannot sign.")
+    if signer.is_locked:
         raise PermissionDenied(LOCKED_MESSAGE)
-    if first_in_session and signature.username.strip().lower() != actor.username.lower():
+    if first_in_session and signature.username.strip().lower() != signer.username.lower():
         raise PermissionDenied(
-            record_failure(actor, signature.username, what="signature")
+            "Signature refused. " + record_failure(signer, signature.username, what="signature")
             if signature.username
             else "Enter your user ID and password: this is your first signature in this session."
         )
-    if not actor.check_password(signature.password):
-        raise PermissionDenied("Signature refused. " + record_failure(actor, actor.username, what="signature"))
+    if not signer.check_password(signature.password):
+        raise PermissionDenied("Signature refused. " + record_failure(signer, signer.username, what="signature"))
     return VerifiedSigner(user=actor, meaning=signature.meaning, comment=signature.comment.strip())
 
 

@@ -106,6 +106,20 @@ def not_signed_by_actor(*meanings: str, rule: str) -> Guard:
     return guard
 
 
+def signature_still_valid(meaning: str, rule: str) -> Guard:
+    """The record still has the content someone signed with `meaning` (P11-4): a record changed
+    after that signature goes back to be signed again before the next step."""
+
+    def guard(record, actor):
+        if not any(valid for signed, valid in signatures.with_validity(record) if signed.meaning == meaning):
+            return (f"{rule}: {record} changed after it was signed as {meaning}; "
+                    "return it to draft so that it can be signed again.")
+        return None
+
+    guard.__name__ = f"signature_still_valid({meaning})"
+    return guard
+
+
 def author_is_not(rule: str = "Segregation of duties") -> Guard:
     def guard(record, actor):
         if getattr(record, "created_by_id", None) == actor.pk:

@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from opencdmo.core import services as core_services
 from opencdmo.core.errors import PermissionDenied, RuleViolation
 from opencdmo.core.records import create_record, update_record
 from opencdmo.core.scoping import get_scoped
@@ -22,9 +23,7 @@ def create_sponsor(actor, *, code: str, name: str) -> Sponsor:
     if Sponsor.objects.filter(code__iexact=code.strip()).exists():
         raise RuleViolation(f"A sponsor with code {code} exists already.")
     sponsor = create_record(actor, Sponsor(code=code.strip().upper(), name=name.strip()))
-    # Whoever creates a sponsor must be able to see it.
-    actor.sponsors.add(sponsor)
-    actor.forget_cached_access()
+    core_services.give_creator_access(actor, sponsor.pk, reason=f"created sponsor {sponsor.code}")
     return sponsor
 
 

@@ -1,6 +1,6 @@
 """The quality agreement's lifecycle: authored, reviewed and approved with signatures."""
 
-from opencdmo.core.workflows import Transition, Workflow, not_signed_by_actor
+from opencdmo.core.workflows import Transition, Workflow, not_signed_by_actor, signature_still_valid
 
 quality_agreement_workflow = Workflow(
     name="Quality agreement",
@@ -18,7 +18,8 @@ quality_agreement_workflow = Workflow(
                    permission="sponsors.review_agreement", reason_required=True),
         Transition("approve", "Approve", ("in_review",), "approved",
                    permission="sponsors.approve_agreement", signature="Approved",
-                   guards=(not_signed_by_actor("Authored", rule="Author is not approver"),)),
+                   guards=(not_signed_by_actor("Authored", rule="Author is not approver"),
+                           signature_still_valid("Authored", rule="Approve what the author signed"))),
         Transition("void", "Void", ("draft", "in_review"), "void",
                    permission="sponsors.author_agreement", reason_required=True),
     ],
