@@ -19,10 +19,21 @@ FILE_STORE_DIR = DATA_DIR / "files"
 
 
 def _secret_key() -> str:
-    """The key comes from the environment or is made once per installation, never from the repo."""
+    """The key comes from the environment or is made once per installation, never from the repo.
+
+    It also keys the seals of the audit trail's chains: a database restored without its key
+    must not quietly get a new one, so a missing key next to an existing database is an error.
+    """
     if key := os.environ.get("OPENCDMO_SECRET_KEY"):
         return key
     key_file = DATA_DIR / "secret_key"
+    if not key_file.exists() and (DATA_DIR / "opencdmo.sqlite3").exists():
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"{key_file} is missing but {DATA_DIR / 'opencdmo.sqlite3'} exists: restore the secret key "
+            "with the database (it seals the audit trail), or set OPENCDMO_SECRET_KEY."
+        )
     if not key_file.exists():
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -62,6 +73,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "opencdmo.core.middleware.AuditContextMiddleware",
     "opencdmo.core.middleware.DomainErrorMiddleware",
+    "opencdmo.core.middleware.PasswordChangeMiddleware",
 ]
 
 ROOT_URLCONF = "opencdmo.urls"
@@ -138,7 +150,13 @@ STATIC_ROOT = DATA_DIR / "static"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
 X_FRAME_OPTIONS = "DENY"
+# Behind a TLS-terminating proxy: secure cookies and trust its X-Forwarded-Proto header.
+if _env_bool("OPENCDMO_HTTPS"):
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 LOGGING = {

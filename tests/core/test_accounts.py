@@ -343,3 +343,41 @@ def test_the_sponsor_access_a_sponsor_creator_receives_is_audited(qa_author, spo
     event = user_events(qa_author, "permission_change")[-1]
     assert changes(event) == {"sponsors": [[sponsor_a.pk], sorted([sponsor_a.pk, new.pk])]}
     assert event.actor_id == qa_author.pk and "GAMA" in event.reason
+
+
+# Passwords chosen by an administrator (P11-7b: issuance of passwords is controlled).
+
+@pytest.mark.req("P11-7")
+def test_a_user_created_by_an_administrator_must_change_the_initial_password(admin_user, client):
+    person = services.create_user(admin_user, username="new.starter", full_name="New Starter", password=PASSWORD,
+                                  roles=[Role.OPERATOR])
+    assert person.must_change_password
+    client.force_login(person)
+    assert client.get("/audit-trail/")["Location"] == "/profile/"
+    response = client.post("/profile/", {"action": "password", "current_password": PASSWORD,
+                                         "new_password": "a fresh passphrase 2026"})
+    assert response.status_code == 200
+    person.refresh_from_db()
+    assert not person.must_change_password
+    assert client.get("/audit-trail/").status_code == 200
+
+
+@pytest.mark.req("P11-7")
+def test_an_administrator_resets_a_password_only_with_a_reason_and_it_is_audited(admin_user, make_user):
+    person = make_user("op.forgetful", Role.OPERATOR)
+    with pytest.raises(RuleViolation):
+        services.reset_password(admin_user, person, new_password="temporary passphrase 1", reason=" ")
+    services.reset_password(admin_user, person, new_password="temporary passphrase 1", reason="identity checked")
+    person.refresh_from_db()
+    assert person.must_change_password and person.check_password("temporary passphrase 1")
+    event = user_events(person, "password_reset")[-1]
+    assert event.reason == "identity checked" and changes(event)["must_change_password"] == [False, True]
+
+
+@pytest.mark.req("P11-5")
+def test_the_database_refuses_a_user_id_that_differs_only_in_case(make_user):
+    from django.db import IntegrityError, transaction
+
+    make_user("qc.analyst", Role.QC_ANALYST)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.create(username="QC.Analyst", full_name="Someone Else")

@@ -32,3 +32,21 @@ class DomainErrorMiddleware:
         template = "core/_error.html" if getattr(request, "htmx", False) else "core/error.html"
         return render(request, template, {"title": exception.title, "message": exception.message},
                       status=exception.status)
+
+
+class PasswordChangeMiddleware:
+    """Someone signed in with a password an administrator chose changes it before anything else."""
+
+    ALLOWED = ("/profile/", "/logout/", "/static/", "/api/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (user is not None and user.is_authenticated and user.must_change_password
+                and not request.path.startswith(self.ALLOWED)):
+            from django.shortcuts import redirect  # noqa: PLC0415
+
+            return redirect("core:profile")
+        return self.get_response(request)

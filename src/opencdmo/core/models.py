@@ -2,6 +2,7 @@
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
+from django.db.models.functions import Lower
 
 from . import clock
 from .domain.roles import ROLE_LABELS, Role, permissions_of
@@ -25,6 +26,9 @@ class User(AbstractBaseUser):
     failed_logins = models.PositiveIntegerField(default=0)
     first_failed_login_at = models.DateTimeField(null=True, blank=True)
     locked_at = models.DateTimeField(null=True, blank=True)
+    must_change_password = models.BooleanField(
+        default=False, help_text="Set when an administrator chose the password; cleared when the user changes it."
+    )
 
     USERNAME_FIELD = "username"
     REQUIRED_FIELDS = ["full_name"]
@@ -37,6 +41,11 @@ class User(AbstractBaseUser):
 
     class Meta:
         ordering = ["username"]
+        constraints = [
+            # 'QA.Patel' and 'qa.patel' are one user ID (P11-5a, P11-7a): enforced by the database,
+            # so two simultaneous creations cannot both win.
+            models.UniqueConstraint(Lower("username"), name="username_unique_ignoring_case"),
+        ]
 
     def __str__(self):
         return f"{self.full_name} ({self.username})"

@@ -19,10 +19,15 @@ def local_time(value) -> str:
     return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} (UTC{offset[:3]}:{offset[3:]})"
 
 
+def field_label(name: str) -> str:
+    """'created_by_id' → 'created by': the stored name stays in exports, pages read as words."""
+    return name.removesuffix("_id").replace("_", " ")
+
+
 def change_rows(changes_json: str) -> list[tuple[str, str, str]]:
     """[(field, old, new)] from an event's canonical changes."""
     changes = json.loads(changes_json or "{}")
-    return [(field, _show(old), _show(new)) for field, (old, new) in sorted(changes.items())]
+    return [(field_label(field), _show(old), _show(new)) for field, (old, new) in sorted(changes.items())]
 
 
 def _show(value) -> str:

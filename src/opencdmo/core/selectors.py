@@ -45,8 +45,8 @@ def audit_events(user, *, record_type: str = "", record_id: str = "", actor: str
         events = scoped(events, user)
     if record_type:
         events = events.filter(record_type=record_type)
-    if record_id:
-        events = events.filter(record_id=record_id)
+    if record_id:  # the record's number as people know it, or its internal id
+        events = events.filter(Q(record_id=record_id) | Q(record_label__iexact=record_id))
     if actor:
         events = events.filter(Q(actor_name__icontains=actor) | Q(actor_id__in=User.objects.filter(
             username__iexact=actor).values("pk")))

@@ -28,7 +28,7 @@ def _check_password(password: str, user: User | None = None) -> None:
 
 @transaction.atomic
 def create_user(actor, *, username: str, full_name: str, password: str, email: str = "",
-                roles=(), sponsor_ids=(), reason: str = "") -> User:
+                roles=(), sponsor_ids=(), reason: str = "", must_change_password: bool | None = None) -> User:
     """A new account. A username once used stays used (P11-5a): deactivated users keep theirs."""
     if actor is not None:
         _require(actor, "core.manage_users")
@@ -37,7 +37,8 @@ def create_user(actor, *, username: str, full_name: str, password: str, email: s
         raise RuleViolation("A user needs a user ID and a printed name.")
     if User.objects.filter(username__iexact=username).exists():
         raise Conflict(f"The user ID '{username}' is taken, or was used before; user IDs are never reused.")
-    user = User(username=username, full_name=full_name.strip(), email=email.strip())
+    user = User(username=username, full_name=full_name.strip(), email=email.strip(),
+                must_change_password=actor is not None if must_change_password is None else must_change_password)
     _check_password(password, user)
     user.set_password(password)
     user.created_at = clock.now()
@@ -140,10 +141,26 @@ def change_password(actor, *, current_password: str, new_password: str) -> None:
     user = User.objects.select_for_update().get(pk=actor.pk)
     if not user.check_password(current_password):
         raise PermissionDenied("The current password is not correct.")
+    if current_password == new_password:
+        raise RuleViolation("Choose a new password that differs from the current one.")
+    _check_password(new_password, user)
+    user.set_password(new_password)
+    user.must_change_password = False
+    user.save(update_fields=["password", "must_change_password"])
+    audit.log_event(actor, "password_change", record=user)
+
+
+@transaction.atomic
+def reset_password(actor, user: User, *, new_password: str, reason: str) -> User:
+    """An administrator sets a temporary password; the user must change it at next sign-in."""
+    _require(actor, "core.manage_users")
+    if not reason.strip():
+        raise RuleViolation("Give a reason for resetting the password (for example, identity confirmed in person).")
+    user = User.objects.select_for_update().get(pk=user.pk)
     _check_password(new_password, user)
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    audit.log_event(actor, "password_change", record=user)
+    return update_record(actor, user, reason=reason, action="password_reset", must_change_password=True)
 
 
 @transaction.atomic

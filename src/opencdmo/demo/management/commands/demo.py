@@ -16,11 +16,11 @@ class Command(BaseCommand):
     def handle(self, *args, bind, no_serve, **options):
         call_command("migrate", interactive=False, verbosity=0)
         if not User.objects.exists():
-            call_command("seed_demo")
+            call_command("seed_demo", bind=bind)
         else:
             self.stdout.write("The database has data already; the demo data was not loaded again.")
             from .seed_demo import print_logins  # noqa: PLC0415
 
-            print_logins(self.stdout)
+            print_logins(self.stdout, bind)
         if not no_serve:
             call_command("serve", bind=bind)

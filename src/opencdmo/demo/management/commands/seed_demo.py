@@ -49,12 +49,12 @@ SPONSORS = [
 ]
 
 
-def print_logins(out) -> None:
+def print_logins(out, bind: str = "127.0.0.1:8000") -> None:
     out.write(f"\nDemo logins (password for all: {DEMO_PASSWORD})\n")
     for username, name, roles, _ in DEMO_USERS:
         note = "  (locked out after 5 failed logins: unlock it as admin)" if username == "op.locked" else ""
         out.write(f"  {username:<20} {name:<18} {', '.join(r.label for r in roles)}{note}\n")
-    out.write("\nOpen http://127.0.0.1:8000/ and sign in.\n")
+    out.write(f"\nOpen http://{bind}/ and sign in.\n")
 
 
 def _sig(username, meaning, comment=""):
@@ -64,7 +64,10 @@ def _sig(username, meaning, comment=""):
 class Command(BaseCommand):
     help = "Load the demo CDMO into an empty database."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default="127.0.0.1:8000", help="where the demo will be served")
+
+    def handle(self, *args, bind, **options):
         if User.objects.exists():
             raise CommandError("The database is not empty; the demo is only loaded into a new database.")
         with context.action(client_address="seed-demo"):
@@ -72,7 +75,7 @@ class Command(BaseCommand):
                 self._seed()
             except DomainError as exc:
                 raise CommandError(f"Demo data refused: {exc.message}") from None
-        print_logins(self.stdout)
+        print_logins(self.stdout, bind)
 
     def _seed(self):
         with transaction.atomic():
@@ -92,7 +95,8 @@ class Command(BaseCommand):
                 ids = [s.pk for s in sponsors.values()] if access == "all" else [sponsors[c].pk for c in access]
                 users[username] = services.create_user(
                     admin, username=username, full_name=name, password=DEMO_PASSWORD,
-                    email=f"{username}@demo.opencdmo.org", roles=roles, sponsor_ids=ids, reason="demo staff")
+                    email=f"{username}@demo.opencdmo.org", roles=roles, sponsor_ids=ids, reason="demo staff",
+                    must_change_password=False)
         qa, qp = users["qa.patel"], users["qp.dubois"]
         helix = sponsor_services.draft_quality_agreement(
             qa, sponsor=sponsors["HELIX"], title="Quality agreement HLX-101 clinical supply",
