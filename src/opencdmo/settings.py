@@ -58,6 +58,9 @@ INSTALLED_APPS = [
     "ninja",
     "opencdmo.core",
     "opencdmo.sponsors",
+    "opencdmo.quality",
+    "opencdmo.facilities",
+    "opencdmo.materials",
     "opencdmo.demo",
 ]
 

@@ -42,16 +42,36 @@ ROLE_LABELS = {
 
 # Everyone who works in the CDMO reads sponsor master data and record histories.
 _STAFF_READ = {
+    "core.view_cdmo_records",
     "sponsors.view",
+    "facilities.view",
+    "materials.view",
+    "quality.raise_deviation",
     "core.view_audit_trail",
     "core.view_signatures",
     "core.add_attachment",
 }
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.OPERATOR: frozenset(_STAFF_READ),
-    Role.SUPERVISOR: frozenset(_STAFF_READ),
-    Role.MATERIAL_HANDLER: frozenset(_STAFF_READ),
+    Role.OPERATOR: frozenset(_STAFF_READ | {"facilities.clean", "facilities.line_clearance", "materials.issue"}),
+    Role.SUPERVISOR: frozenset(
+        _STAFF_READ
+        | {
+            "facilities.clean",
+            "facilities.line_clearance",
+            "facilities.verify_line_clearance",
+            "facilities.manage_equipment",
+            "facilities.calibrate",
+            "facilities.maintain",
+            "facilities.manage_rooms",
+            "materials.issue",
+            "materials.adjust",
+        }
+    ),
+    Role.MATERIAL_HANDLER: frozenset(
+        _STAFF_READ | {"materials.receive", "materials.issue", "materials.transfer", "materials.adjust",
+                       "materials.manage_master_data"}
+    ),
     Role.QC_ANALYST: frozenset(_STAFF_READ),
     Role.QC_REVIEWER: frozenset(_STAFF_READ),
     Role.QA_SPECIALIST: frozenset(
@@ -62,6 +82,11 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "sponsors.manage",
             "sponsors.author_agreement",
             "sponsors.review_agreement",
+            "facilities.qualify_equipment",
+            "facilities.verify_line_clearance",
+            "materials.disposition",
+            "materials.manage_master_data",
+            "materials.view_genealogy",
         }
     ),
     Role.QA_APPROVER: frozenset(
@@ -71,6 +96,9 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "core.view_system_events",
             "sponsors.review_agreement",
             "sponsors.approve_agreement",
+            "facilities.qualify_equipment",
+            "materials.disposition",
+            "materials.view_genealogy",
         }
     ),
     Role.PLANNER: frozenset(_STAFF_READ),
@@ -78,7 +106,7 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
     # A sponsor's quality lead reads their own records and signs what their quality
     # agreement asks them to approve; they never write CDMO records.
     Role.SPONSOR_VIEWER: frozenset(
-        {"sponsors.view", "core.view_audit_trail", "core.view_signatures"}
+        {"sponsors.view", "materials.view", "materials.view_genealogy", "core.view_audit_trail", "core.view_signatures"}
     ),
     Role.SYSTEM_ADMIN: frozenset(
         _STAFF_READ
@@ -89,6 +117,9 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "core.export_audit_trail",
             "core.verify_audit_trail",
             "sponsors.manage",
+            "facilities.manage_rooms",
+            "facilities.manage_equipment",
+            "materials.manage_master_data",
         }
     ),
 }

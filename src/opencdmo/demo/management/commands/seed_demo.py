@@ -11,6 +11,8 @@ from opencdmo.core.domain.roles import Role
 from opencdmo.core.errors import DomainError
 from opencdmo.core.models import User
 from opencdmo.core.signatures import SignatureInput
+from opencdmo.facilities import demo as facilities_demo
+from opencdmo.materials import demo as materials_demo
 from opencdmo.sponsors import services as sponsor_services
 
 DEMO_PASSWORD = "OpenCDMO-demo-2026"
@@ -113,6 +115,8 @@ class Command(BaseCommand):
         sponsor_services.draft_quality_agreement(
             qa, sponsor=sponsors["STROMA"], title="Quality agreement STR-301 (draft)",
             sponsor_approval_for_changes=False, terms="Under negotiation.")
+        facilities_demo.seed(users, sponsors)
+        materials_demo.seed(users, sponsors)
         # One account locked by repeated wrong passwords, as a real attack would leave it.
         for _ in range(5):
             with contextlib.suppress(DomainError):

@@ -1,0 +1,1 @@
+"""Pages of the facilities app. Thin: parse input, call a service or selector, render."""

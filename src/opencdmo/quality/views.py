@@ -1,0 +1,1 @@
+"""Pages of the quality app. Thin: parse input, call a service or selector, render."""
