@@ -101,7 +101,9 @@ def _first_days(run):
     author = create(0, admin, "qa.author", "Alex Moreau", "qa_specialist", "10.20.0.11")
     approver = create(1, admin, "qa.approver", "Quinn Larsen", "qa_approver", "10.20.0.11")
     operator = create(2, admin, "op.bauer", "Olivia Bauer", "operator", "10.20.0.12")
-    sponsor = run(1, sponsor_services.create_sponsor, author, code="ACME", name="Acme Cell Therapeutics")
+    sponsor = run(1, sponsor_services.create_sponsor, admin, code="ACME", name="Acme Cell Therapeutics")
+    run(0, core_services.set_sponsor_access, admin, author, [sponsor.pk],
+        reason="QA specialist for Acme", client_address="10.20.0.11")
     program = run(3, sponsor_services.create_program, author, sponsor=sponsor, code="ACME-CD19",
                   name="CD19 CAR-T", description="Autologous anti-CD19 CAR-T, r/r DLBCL")
     product = run(2, sponsor_services.create_product, author, program=program, code="ACM-101",

@@ -29,6 +29,21 @@ class TokenAuth(HttpBearer):
 
 
 AUTH = [TokenAuth(), django_auth]
+
+
+class Pagination(LimitOffsetPagination):
+    """Limit and offset within bounds the database can hold: an unbounded number in the query
+    string would otherwise reach SQL and fail there as a server error."""
+
+    MAX_LIMIT = 1000
+
+    class Input(Schema):
+        limit: int = Field(100, ge=1, le=1000)
+        offset: int = Field(0, ge=0, le=10**15)
+
+    def __init__(self, **kwargs):
+        super().__init__(max_limit=self.MAX_LIMIT, **kwargs)
+
 router = Router(tags=["Compliance kernel"])
 
 
@@ -77,7 +92,7 @@ class AuditFilter(Schema):
 
 
 @router.get("/audit-events", response=list[AuditEventOut], summary="The audit trail, filtered")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def audit_events(request, filters: Query[AuditFilter]):
     return selectors.audit_events(request.user, **filters.dict())
 
@@ -128,7 +143,7 @@ def record_signatures(request, type_name: str, reference: str):
 
 @router.get("/records/{type_name}/{reference}/audit-events", response=list[AuditEventOut],
             summary="The audit trail of one record")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def record_audit_events(request, type_name: str, reference: str):
     _, record = selectors.record(request.user, type_name, reference)
     return selectors.record_audit_trail(request.user, record)
@@ -182,13 +197,14 @@ class ReasonIn(Schema):
 
 
 @router.get("/users", response=list[UserOut], summary="Accounts (administrators)")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def users(request):
     return selectors.users(request.user)
 
 
 @router.post("/users", response={201: UserOut})
 def create_user(request, payload: UserIn):
+    selectors.users(request.user)  # administrators only, before anything else is said
     user = services.create_user(request.user, username=payload.username, full_name=payload.full_name,
                                 email=payload.email, password=payload.password, roles=payload.roles,
                                 sponsor_ids=payload.sponsors, reason=payload.reason)

@@ -50,3 +50,24 @@ class PasswordChangeMiddleware:
 
             return redirect("core:profile")
         return self.get_response(request)
+
+
+class RejectNulMiddleware:
+    """A NUL character is never valid input; PostgreSQL cannot store it, so refuse it up front
+    with a 400 instead of failing deep inside a query."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):  # the API answers in JSON itself (opencdmo/api.py)
+            return self.get_response(request)
+        query = request.META.get("QUERY_STRING", "").lower()
+        suspect = "\x00" in request.path or "%00" in query or "\x00" in query
+        if not suspect and request.method == "POST":
+            suspect = any("\x00" in value for values in request.POST.lists() for value in values[1])
+        if suspect:
+            from django.http import HttpResponseBadRequest  # noqa: PLC0415
+
+            return HttpResponseBadRequest("The request contains a NUL character, which is never valid input.")
+        return self.get_response(request)

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from . import audit, clock, filestore
 from .domain.roles import Role
-from .errors import Conflict, PermissionDenied, RuleViolation
+from .errors import Conflict, NotFound, PermissionDenied, RuleViolation
 from .models import ApiToken, Attachment, RoleGrant, User
 from .records import create_record, update_record
 
@@ -90,10 +90,29 @@ def revoke_role(actor, user: User, role: str, *, reason: str) -> None:
 
 @transaction.atomic
 def set_sponsor_access(actor, user: User, sponsor_ids, *, reason: str = "") -> None:
-    """Which sponsors' records the user may see (the whole of sponsor segregation hangs on this)."""
+    """Which sponsors' records the user may see (the whole of sponsor segregation hangs on this).
+
+    An administrator grants only sponsors they can see themselves; access the user has to
+    sponsors the administrator cannot see stays as it was. A sponsor outside the
+    administrator's view is answered like one that does not exist.
+    """
+    try:
+        wanted = {int(s) for s in sponsor_ids}
+    except (TypeError, ValueError):
+        raise RuleViolation("Choose sponsors from the list.") from None
+    before = set(user.sponsors.values_list("pk", flat=True))
     if actor is not None:
         _require(actor, "core.manage_users")
-    _change_sponsor_access(actor, user, sponsor_ids, reason=reason)
+        visible = set(actor.sponsor_ids())
+        if wanted - visible:
+            raise NotFound("No sponsor matches that reference.")
+        wanted |= before - visible
+    if before == wanted:
+        return
+    user.sponsors.set(sorted(wanted))
+    audit.log_event(actor, "permission_change", record=user,
+                    changes={"sponsors": [sorted(before), sorted(wanted)]}, reason=reason)
+    user.forget_cached_access()
 
 
 @transaction.atomic
@@ -111,6 +130,17 @@ def _change_sponsor_access(actor, user: User, sponsor_ids, *, reason: str) -> No
     audit.log_event(actor, "permission_change", record=user,
                     changes={"sponsors": [before, after]}, reason=reason)
     user.forget_cached_access()
+
+
+@transaction.atomic
+def set_access(actor, user: User, *, roles, sponsor_ids, reason: str) -> None:
+    """Roles and sponsor access in one change: all of it is saved, or none of it."""
+    wanted, held = set(roles), set(user.role_codes)
+    for role in sorted(wanted - held):
+        grant_role(actor, user, role, reason=reason)
+    for role in sorted(held - wanted):
+        revoke_role(actor, user, role, reason=reason)
+    set_sponsor_access(actor, user, sponsor_ids, reason=reason)
 
 
 @transaction.atomic

@@ -4,8 +4,11 @@ import csv
 
 from django.contrib.auth import login as start_session
 from django.contrib.auth import logout as end_session
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,6 +24,15 @@ from .signatures import SignatureInput
 
 # Set once the user has signed with ID and password in this session (P11-6(a)(1)(i)).
 SIGNED_IN_SESSION = "signed_in_session"
+
+
+def invalid_input(exc: ValidationError, model) -> str:
+    """A model's refusal of a value (length, range, format) as a message naming the field."""
+    if not hasattr(exc, "error_dict"):
+        return " ".join(exc.messages)
+    names = {f.name: str(f.verbose_name) for f in model._meta.get_fields() if hasattr(f, "verbose_name")}
+    return " ".join(f"{names.get(field, field).capitalize()}: {' '.join(messages)}"
+                    for field, messages in exc.message_dict.items())
 
 
 def paginate(request, queryset, per_page: int = 50):
@@ -143,21 +155,21 @@ def record_signatures(request, type_name, reference):
 @require_http_methods(["GET", "POST"])
 def record_attachments(request, type_name, reference):
     kind, record = selectors.record(request.user, type_name, reference)
-    error = ""
+    error, status = "", 200
     if request.method == "POST":
         upload = request.FILES.get("file")
         if upload is None:
-            error = "Choose a file to attach."
+            error, status = "Choose a file to attach.", 422
         else:
             try:
                 services.add_attachment(request.user, record, upload,
                                         description=request.POST.get("description", ""))
             except DomainError as exc:
-                error = exc.message
+                error, status = exc.message, exc.status
     return render(request, "core/_attachments.html", {
         "attachments": selectors.record_attachments(request.user, record), "record": record,
         "kind": kind, "reference": reference, "error": error,
-    }, status=422 if error else 200)
+    }, status=status)
 
 
 @login_required
@@ -205,7 +217,9 @@ def record_transition(request, type_name, reference, action):
 
 @login_required
 def users(request):
-    people = selectors.users(request.user)
+    # Each user's sponsors are listed only as far as the viewer may see those sponsors.
+    people = selectors.users(request.user).prefetch_related(None).prefetch_related(
+        "role_grants", Prefetch("sponsors", queryset=selectors.assignable_sponsors(request.user)))
     state = request.GET.get("state", "active")
     if state == "active":
         people = people.filter(is_active=True)
@@ -220,7 +234,7 @@ def users(request):
 @require_http_methods(["GET", "POST"])
 def user_new(request):
     selectors.users(request.user)
-    error = ""
+    error, status = "", 200
     if request.method == "POST":
         try:
             user = services.create_user(
@@ -230,10 +244,14 @@ def user_new(request):
                 sponsor_ids=request.POST.getlist("sponsors"), reason=request.POST.get("reason", ""))
             return redirect("core:user", username=user.username)
         except DomainError as exc:
-            error = exc.message
+            error, status = exc.message, exc.status
+        except ValidationError as exc:
+            error, status = invalid_input(exc, User), 422
     return render(request, "core/user_form.html", {
         "error": error, "roles": list(Role), "sponsors": selectors.assignable_sponsors(request.user), "form": request.POST,
-    }, status=422 if error else 200)
+        "held_roles": request.POST.getlist("roles"),
+        "held_sponsors": {int(s) for s in request.POST.getlist("sponsors") if s.isdigit()},
+    }, status=status)
 
 
 @login_required
@@ -242,22 +260,21 @@ def user_detail(request, username):
     person = selectors.users(request.user).filter(username=username).first()
     if person is None:
         raise selectors.NotFound(f"There is no user '{username}'.")
-    error = ""
+    error, status = "", 200
     if request.method == "POST":
         post, reason = request.POST, request.POST.get("reason", "")
         action = post.get("action")
         try:
             if action == "roles":
-                wanted, held = set(post.getlist("roles")), set(person.role_codes)
-                for role in sorted(wanted - held):
-                    services.grant_role(request.user, person, role, reason=reason)
-                for role in sorted(held - wanted):
-                    services.revoke_role(request.user, person, role, reason=reason)
-                services.set_sponsor_access(request.user, person, post.getlist("sponsors"), reason=reason)
+                services.set_access(request.user, person, roles=post.getlist("roles"),
+                                    sponsor_ids=post.getlist("sponsors"), reason=reason)
             elif action == "unlock":
                 services.unlock_user(request.user, person, reason=reason)
             elif action == "deactivate":
                 services.deactivate_user(request.user, person, reason=reason)
+            elif action == "reset_password":
+                services.reset_password(request.user, person, new_password=post.get("new_password", ""),
+                                        reason=reason)
             elif action == "details":
                 services.update_user(request.user, person, reason=reason,
                                      full_name=post.get("full_name", ""), email=post.get("email", ""))
@@ -265,13 +282,16 @@ def user_detail(request, username):
                 raise RuleViolation("Choose what to change.")
             return redirect("core:user", username=person.username)
         except DomainError as exc:
-            error = exc.message
+            error, status = exc.message, exc.status
+            person = User.objects.get(pk=person.pk)
+        except ValidationError as exc:
+            error, status = invalid_input(exc, User), 422
             person = User.objects.get(pk=person.pk)
     return render(request, "core/user_detail.html", {
         "person": person, "roles": list(Role), "sponsors": selectors.assignable_sponsors(request.user),
         "person_sponsors": set(person.sponsor_ids()), "error": error,
         "events": selectors.record_audit_trail(request.user, person)[:100],
-    }, status=422 if error else 200)
+    }, status=status)
 
 
 @login_required
@@ -291,11 +311,14 @@ def profile(request):
             if request.POST.get("action") == "password":
                 services.change_password(request.user, current_password=request.POST.get("current_password", ""),
                                          new_password=request.POST.get("new_password", ""))
+                request.user.refresh_from_db()
+                update_session_auth_hash(request, request.user)  # stay signed in with the new password
                 message = "Your password is changed."
             elif request.POST.get("action") == "token":
                 new_token = services.create_api_token(request.user, name=request.POST.get("name", ""))
             elif request.POST.get("action") == "revoke":
-                token = request.user.api_tokens.filter(pk=request.POST.get("token")).first()
+                token_id = request.POST.get("token", "")
+                token = next((t for t in request.user.api_tokens.all() if str(t.pk) == token_id), None)
                 if token is None:
                     raise RuleViolation("That token does not exist.")
                 services.revoke_api_token(request.user, token)

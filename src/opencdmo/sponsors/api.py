@@ -5,12 +5,18 @@ from typing import Literal
 
 from ninja import Field, Router, Schema
 
+from opencdmo.core.errors import PermissionDenied
 from opencdmo.core.signatures import SignatureInput
 
 from . import selectors, services
 from .workflows import quality_agreement_workflow
 
 router = Router(tags=["Sponsors"])
+
+
+def _may_view(request) -> None:
+    if not request.user.has_permission("sponsors.view"):
+        raise PermissionDenied("You do not have the permission to see this (sponsors.view).")
 
 
 class ProductOut(Schema):
@@ -36,21 +42,25 @@ class SponsorOut(Schema):
 
 @router.get("/sponsors", response=list[SponsorOut], summary="Sponsors assigned to you")
 def sponsors(request):
+    _may_view(request)
     return list(selectors.sponsors_for(request.user))
 
 
 @router.get("/sponsors/{code}", response=SponsorOut)
 def sponsor(request, code: str):
+    _may_view(request)
     return selectors.sponsor(request.user, code)
 
 
 @router.get("/sponsors/{code}/programs", response=list[ProgramOut])
 def sponsor_programs(request, code: str):
+    _may_view(request)
     return list(selectors.programs_for(request.user).filter(sponsor=selectors.sponsor(request.user, code)))
 
 
 @router.get("/products", response=list[ProductOut])
 def products(request):
+    _may_view(request)
     return list(selectors.products_for(request.user))
 
 
@@ -100,6 +110,7 @@ class TransitionIn(Schema):
 
 @router.get("/quality-agreements", response=list[AgreementOut])
 def agreements(request, status: str = ""):
+    _may_view(request)
     return list(selectors.agreements_for(request.user, status=status or None))
 
 
@@ -112,6 +123,7 @@ def create_agreement(request, payload: AgreementIn):
 
 @router.get("/quality-agreements/{number}", response=AgreementOut)
 def agreement(request, number: str):
+    _may_view(request)
     return selectors.agreement(request.user, number)
 
 

@@ -3,6 +3,7 @@
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -11,6 +12,7 @@ from opencdmo.core import registry
 from opencdmo.core import selectors as core_selectors
 from opencdmo.core.errors import DomainError, PermissionDenied, RuleViolation
 from opencdmo.core.pdf import render_pdf
+from opencdmo.core.views import invalid_input
 
 from . import selectors, services
 from .models import QualityAgreement
@@ -58,7 +60,7 @@ def _agreement_form(post) -> dict:
 @require_http_methods(["GET", "POST"])
 def agreement_new(request):
     _require(request.user, "sponsors.author_agreement")
-    error = ""
+    error, status = "", 200
     if request.method == "POST":
         try:
             sponsor = selectors.sponsor(request.user, request.POST.get("sponsor", ""))
@@ -66,27 +68,32 @@ def agreement_new(request):
                                                          **_agreement_form(request.POST))
             return redirect("sponsors:agreement", number=agreement.number)
         except DomainError as exc:
-            error = exc.message
+            error, status = exc.message, exc.status
+        except ValidationError as exc:
+            error, status = invalid_input(exc, QualityAgreement), 422
     return render(request, "sponsors/agreement_form.html", {
         "sponsors": selectors.sponsors_for(request.user), "form": request.POST, "error": error,
-    }, status=422 if error else 200)
+    }, status=status)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def agreement_edit(request, number):
+    _require(request.user, "sponsors.author_agreement")
     agreement = selectors.agreement(request.user, number)
-    error = ""
+    error, status = "", 200
     if request.method == "POST":
         try:
             services.edit_quality_agreement(request.user, agreement, reason=request.POST.get("reason", ""),
                                             **_agreement_form(request.POST))
             return redirect("sponsors:agreement", number=agreement.number)
         except DomainError as exc:
-            error = exc.message
+            error, status = exc.message, exc.status
+        except ValidationError as exc:
+            error, status = invalid_input(exc, QualityAgreement), 422
     return render(request, "sponsors/agreement_form.html", {
         "agreement": agreement, "form": request.POST or None, "error": error,
-    }, status=422 if error else 200)
+    }, status=status)
 
 
 def _agreement_context(request, agreement: QualityAgreement) -> dict:
@@ -104,12 +111,14 @@ def _agreement_context(request, agreement: QualityAgreement) -> dict:
 
 @login_required
 def agreement_detail(request, number):
+    _require(request.user, "sponsors.view")
     agreement = selectors.agreement(request.user, number)
     return render(request, "sponsors/agreement_detail.html", _agreement_context(request, agreement))
 
 
 @login_required
 def agreement_pdf(request, number):
+    _require(request.user, "sponsors.view")
     agreement = selectors.agreement(request.user, number)
     context = _agreement_context(request, agreement) | {"printed_by": request.user}
     pdf = render_pdf("sponsors/agreement_pdf.html", context, request=request)

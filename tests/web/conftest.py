@@ -1,0 +1,105 @@
+"""Fixtures for the pages and the HTTP API: two sponsors with records of every registered kind,
+users signed in through the session or a personal API token."""
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from opencdmo.core import registry, services
+from opencdmo.core.domain.roles import Role
+from opencdmo.core.models import Attachment
+from tests import factories
+
+# WhiteNoise warns on every request when the static root of the (fresh) data folder is missing.
+settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# Every role that opens a page or an endpoint: a user holding all of them is refused only
+# by sponsor segregation, never by a missing permission.
+EVERY_STAFF_ROLE = (Role.SYSTEM_ADMIN, Role.QA_SPECIALIST, Role.QA_APPROVER)
+
+
+@dataclass
+class SponsorRecords:
+    """One sponsor's records, by the names the URLs use."""
+
+    sponsor: object
+    agreement: object  # in review, signed 'Authored', with an attachment
+    attachment: Attachment
+    author: object
+    program_code: str = ""
+    product_code: str = ""
+    # record type name -> reference, for every registered kind of record
+    references: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def texts(self) -> list[str]:
+        """Strings that name this sponsor's records: none may appear in another sponsor's view."""
+        return [self.sponsor.code, self.sponsor.name, self.program_code, self.product_code,
+                self.agreement.number, self.agreement.title, self.attachment.filename, self.attachment.sha256,
+                *self.references.values()]
+
+
+def attach(user, record, content: bytes = b"batch record scan", name: str = "scan.pdf") -> Attachment:
+    upload = SimpleUploadedFile(name, content, content_type="application/pdf")
+    return services.add_attachment(user, record, upload, description=f"{name} for {record}")
+
+
+def _deviation(author, sponsor, title: str) -> str:
+    from opencdmo.quality import services as quality_services  # noqa: PLC0415
+
+    return quality_services.raise_deviation(
+        author, title=f"Deviation: {title}", description="Seal of the transfer bag found open.",
+        source="manual", sponsor=sponsor).number
+
+
+# How to make one record of each registered kind for a sponsor: (author, sponsor, title) → reference.
+# A kind registered without a builder here fails test_every_kind_of_record_has_records_of_both_sponsors.
+RECORD_BUILDERS = {
+    "quality.deviation": _deviation,
+}
+
+
+def _records_of(make_user, sponsor, prefix: str, title: str) -> SponsorRecords:
+    author = make_user(f"{prefix}.author", Role.QA_SPECIALIST, sponsors=[sponsor])
+    agreement = factories.submitted_agreement(author, sponsor, title=title)
+    attachment = attach(author, agreement, content=f"{title} annex".encode(), name=f"{prefix}-annex.pdf")
+    program = sponsor.programs.get()
+    references = {"sponsors.qualityagreement": agreement.number}
+    for kind in registry.kinds():
+        if getattr(kind.model, "sponsor_scope", None) is not None:
+            if kind.type_name in RECORD_BUILDERS:
+                references[kind.type_name] = RECORD_BUILDERS[kind.type_name](author, sponsor, title)
+    return SponsorRecords(
+        sponsor=sponsor, agreement=agreement, attachment=attachment, author=author,
+        program_code=program.code, product_code=program.products.get().code, references=references,
+    )
+
+
+@pytest.fixture
+def records_a(make_user, sponsor_a):
+    return _records_of(make_user, sponsor_a, "acme", "Acme quality agreement for CD19 CAR-T supply")
+
+
+@pytest.fixture
+def records_b(make_user, sponsor_b):
+    return _records_of(make_user, sponsor_b, "beta", "Beta confidential agreement for AAV9 vector")
+
+
+@pytest.fixture
+def user_a(make_user, sponsor_a):
+    """Holds every staff role, but is assigned to sponsor A only."""
+    return make_user("only.acme", *EVERY_STAFF_ROLE, sponsors=[sponsor_a])
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def bearer(user, name: str = "integration") -> dict:
+    """Headers that authenticate as `user` with a new personal API token."""
+    return {"Authorization": f"Bearer {services.create_api_token(user, name=name)}"}

@@ -1,0 +1,350 @@
+"""Sponsor segregation over HTTP, for every page and every API endpoint (DESIGN.md "Access").
+
+A user assigned only to sponsor A gets 404 for every URL that names one of sponsor B's records,
+exactly as for a record that does not exist; their writes against B's records change nothing;
+B's records never appear in A's lists. The tables below name a probe for every parameterised
+route of the URL resolver and of the API; a route missing from them fails
+`test_every_parameterised_route_has_a_segregation_probe`, so a new endpoint cannot be forgotten.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.apps import apps
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from opencdmo.api import api
+from opencdmo.core import registry
+from opencdmo.core.domain.roles import Role
+from opencdmo.core.models import User
+from tests.conftest import PASSWORD
+
+from .conftest import EVERY_STAFF_ROLE, SponsorRecords, bearer, signed_in
+
+pytestmark = pytest.mark.req("P11-1d")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request that names a sponsor's record; `url` and `data` are built from that sponsor's records."""
+
+    method: str
+    url: Callable[[SponsorRecords], str]
+    data: Callable[[SponsorRecords, User], dict] | None = None
+    api: bool = False
+    multipart: bool = False
+    label: str = ""
+
+
+def _upload(_records=None, _user=None) -> dict:
+    return {"file": SimpleUploadedFile("probe.txt", b"probe", content_type="text/plain"),
+            "description": "segregation probe"}
+
+
+def _signature(_records, user) -> dict:
+    return {"username": user.username, "password": PASSWORD, "reason": "segregation probe",
+            "comment": "segregation probe"}
+
+
+def _agreement_form(_records, _user) -> dict:
+    return {"title": "Taken over by another sponsor", "terms": "changed", "deviation_notification_days": "9",
+            "reason": "segregation probe"}
+
+
+def _sponsor_kinds():
+    """Record kinds that belong to a sponsor. CDMO-wide kinds (rooms, equipment: sponsor_scope
+    None) belong to no sponsor; who may see them is a permission, tested with the page tests."""
+    return [kind for kind in registry.kinds() if getattr(kind.model, "sponsor_scope", None) is not None]
+
+
+def _kinds():
+    return [(kind.type_name, kind) for kind in _sponsor_kinds()]
+
+
+def _actions():
+    return [(kind.type_name, t.name) for kind in _sponsor_kinds() if kind.workflow
+            for t in kind.workflow.transitions]
+
+
+# Django URL patterns (pages) → the probes that name a sponsor's record through that route.
+PAGE_PROBES: dict[str, list[Probe]] = {
+    "sponsors/quality-agreements/<str:number>/": [
+        Probe("GET", lambda r: f"/sponsors/quality-agreements/{r.agreement.number}/"),
+        Probe("POST", lambda r: f"/sponsors/quality-agreements/{r.agreement.number}/", _agreement_form),
+    ],
+    "sponsors/quality-agreements/<str:number>/edit/": [
+        Probe("GET", lambda r: f"/sponsors/quality-agreements/{r.agreement.number}/edit/"),
+        Probe("POST", lambda r: f"/sponsors/quality-agreements/{r.agreement.number}/edit/", _agreement_form),
+    ],
+    "sponsors/quality-agreements/<str:number>/pdf/": [
+        Probe("GET", lambda r: f"/sponsors/quality-agreements/{r.agreement.number}/pdf/"),
+    ],
+    "records/<str:type_name>/<str:reference>/audit-trail/": [
+        Probe("GET", lambda r, t=t: f"/records/{t}/{r.references[t]}/audit-trail/", label=t) for t, _ in _kinds()
+    ],
+    "records/<str:type_name>/<str:reference>/signatures/": [
+        Probe("GET", lambda r, t=t: f"/records/{t}/{r.references[t]}/signatures/", label=t) for t, _ in _kinds()
+    ],
+    "records/<str:type_name>/<str:reference>/attachments/": [
+        *(Probe("GET", lambda r, t=t: f"/records/{t}/{r.references[t]}/attachments/", label=t) for t, _ in _kinds()),
+        *(Probe("POST", lambda r, t=t: f"/records/{t}/{r.references[t]}/attachments/", _upload, multipart=True,
+                label=t) for t, _ in _kinds()),
+    ],
+    "records/<str:type_name>/<str:reference>/actions/<str:action>/": [
+        *(Probe("GET", lambda r, t=t, a=a: f"/records/{t}/{r.references[t]}/actions/{a}/", label=f"{t}-{a}")
+          for t, a in _actions()),
+        *(Probe("POST", lambda r, t=t, a=a: f"/records/{t}/{r.references[t]}/actions/{a}/", _signature,
+                label=f"{t}-{a}") for t, a in _actions()),
+    ],
+    "attachments/<int:pk>/": [
+        Probe("GET", lambda r: f"/attachments/{r.attachment.pk}/"),
+    ],
+}
+
+# Ninja operations (method, path) → the probe that names a sponsor's record through it.
+API_PROBES: dict[tuple[str, str], list[Probe]] = {
+    ("GET", "/sponsors/{code}"): [Probe("GET", lambda r: f"/api/v1/sponsors/{r.sponsor.code}", api=True)],
+    ("GET", "/sponsors/{code}/programs"): [
+        Probe("GET", lambda r: f"/api/v1/sponsors/{r.sponsor.code}/programs", api=True)],
+    ("GET", "/quality-agreements/{number}"): [
+        Probe("GET", lambda r: f"/api/v1/quality-agreements/{r.agreement.number}", api=True)],
+    ("PATCH", "/quality-agreements/{number}"): [
+        Probe("PATCH", lambda r: f"/api/v1/quality-agreements/{r.agreement.number}", api=True,
+              data=lambda r, u: {"title": "Taken over by another sponsor", "reason": "segregation probe"})],
+    ("POST", "/quality-agreements/{number}/{action}"): [
+        Probe("POST", lambda r, a=a: f"/api/v1/quality-agreements/{r.agreement.number}/{a}", _signature, api=True,
+              label=a)
+        for t, a in _actions() if t == "sponsors.qualityagreement"
+    ],
+    ("GET", "/records/{type_name}/{reference}/signatures"): [
+        Probe("GET", lambda r, t=t: f"/api/v1/records/{t}/{r.references[t]}/signatures", api=True, label=t)
+        for t, _ in _kinds()],
+    ("GET", "/records/{type_name}/{reference}/audit-events"): [
+        Probe("GET", lambda r, t=t: f"/api/v1/records/{t}/{r.references[t]}/audit-events", api=True, label=t)
+        for t, _ in _kinds()],
+    ("GET", "/records/{type_name}/{reference}/attachments"): [
+        Probe("GET", lambda r, t=t: f"/api/v1/records/{t}/{r.references[t]}/attachments", api=True, label=t)
+        for t, _ in _kinds()],
+    ("POST", "/records/{type_name}/{reference}/attachments"): [
+        Probe("POST", lambda r, t=t: f"/api/v1/records/{t}/{r.references[t]}/attachments", _upload, api=True,
+              multipart=True, label=t)
+        for t, _ in _kinds()],
+}
+
+# Requests whose body (not URL) names a sponsor or its record: refused the same way.
+BODY_PROBES: list[Probe] = [
+    Probe("POST", lambda r: "/sponsors/quality-agreements/new/", label="page-new-agreement",
+          data=lambda r, u: {"sponsor": r.sponsor.code, "title": "Agreement for someone else's sponsor",
+                             "deviation_notification_days": "2"}),
+    Probe("POST", lambda r: "/api/v1/quality-agreements", api=True, label="api-new-agreement",
+          data=lambda r, u: {"sponsor": r.sponsor.code, "title": "Agreement for someone else's sponsor"}),
+    Probe("POST", lambda r: "/api/v1/users", api=True, label="api-new-user-with-sponsor-access",
+          data=lambda r, u: {"username": "new.starter", "full_name": "New Starter", "password": "Gr1ffin-Lantern-77",
+                             "roles": ["operator"], "sponsors": [r.sponsor.pk], "reason": "probe"}),
+    Probe("POST", lambda r: "/users/new/", label="page-new-user-with-sponsor-access",
+          data=lambda r, u: {"username": "new.starter", "full_name": "New Starter", "password": "Gr1ffin-Lantern-77",
+                             "roles": ["operator"], "sponsors": [str(r.sponsor.pk)], "reason": "probe"}),
+    Probe("POST", lambda r: "/users/only.acme/", label="page-grant-self-sponsor-access",
+          data=lambda r, u: {"action": "roles", "roles": [role.value for role in EVERY_STAFF_ROLE],
+                             "sponsors": [str(s) for s in u.sponsor_ids()] + [str(r.sponsor.pk)],
+                             "reason": "probe"}),
+]
+
+# Parameterised routes that name no sponsor's record, and why.
+NOT_SPONSOR_SCOPED = {
+    "users/<str:username>/": "user accounts are CDMO-wide; sponsor access changes are probed in BODY_PROBES",
+    ("POST", "/users/{username}/unlock"): "user accounts are CDMO-wide (system administrators)",
+    ("POST", "/users/{username}/deactivate"): "user accounts are CDMO-wide (system administrators)",
+}
+
+
+def _django_routes(patterns=None, prefix=""):
+    for p in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(p, URLResolver):
+            yield from _django_routes(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern)
+
+
+def _api_operations():
+    for prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            for operation in path_view.operations:
+                for method in operation.methods:
+                    yield method, (prefix.rstrip("/") + path) or "/"
+
+
+API_PREFIX = "api/v1/"
+
+
+def test_every_parameterised_route_has_a_segregation_probe():
+    page_routes = {r for r in _django_routes() if not r.startswith(API_PREFIX) and "<" in r}
+    api_routes = {op for op in _api_operations() if "{" in op[1]}
+    assert page_routes, "the URL resolver lists no parameterised page"
+    assert api_routes, "the API lists no parameterised operation"
+    covered = set(PAGE_PROBES) | set(API_PROBES) | set(NOT_SPONSOR_SCOPED)
+    missing = sorted(map(str, (page_routes | api_routes) - covered))
+    assert not missing, (
+        f"routes with no sponsor-segregation probe: {missing}; add one to PAGE_PROBES / API_PROBES, "
+        "or say in NOT_SPONSOR_SCOPED why the route names no sponsor's record")
+    stale = sorted(map(str, covered - (page_routes | api_routes)))
+    assert not stale, f"entries in the segregation tables for routes that no longer exist: {stale}"
+    for probes in [*PAGE_PROBES.values(), *API_PROBES.values()]:
+        assert probes, "a route in the table has no probe"
+
+
+def test_every_api_route_is_an_operation_of_the_one_api():
+    """All of /api/v1 comes from the Ninja API, so enumerating its operations misses nothing."""
+    ninja_paths = {API_PREFIX + path.lstrip("/").replace("{", "<").replace("}", ">") for _, path in _api_operations()}
+    docs = {API_PREFIX + "openapi.json", API_PREFIX + "docs", API_PREFIX, API_PREFIX + "^"}
+    assert {r for r in _django_routes() if r.startswith(API_PREFIX)} - docs == ninja_paths
+
+
+def test_every_kind_of_record_has_records_of_both_sponsors(records_a, records_b):
+    kinds = {kind.type_name for kind in _sponsor_kinds()}
+    assert kinds, "no record kinds are registered"
+    assert set(records_a.references) == set(records_b.references) == kinds
+
+
+def sponsor_state(sponsor) -> dict:
+    """Every row that belongs to `sponsor`, for every model that is scoped by sponsor, and who may see it."""
+    state = {}
+    for model in apps.get_models():
+        path = getattr(model, "sponsor_scope", None)
+        if path is None:
+            continue
+        rows = model._default_manager.filter(**{f"{path}__in": [sponsor.pk]}).order_by("pk").values()
+        state[model._meta.label] = [dict(row) for row in rows]
+    state["users with access"] = sorted(sponsor.users.values_list("username", flat=True))
+    return state
+
+
+def _send(client, probe: Probe, records: SponsorRecords, user, headers=None):
+    url = probe.url(records)
+    data = probe.data(records, user) if probe.data else None
+    method = probe.method.lower()
+    if probe.multipart:
+        return getattr(client, method)(url, data, headers=headers)
+    if probe.api and data is not None:
+        return getattr(client, method)(url, data, content_type="application/json", headers=headers)
+    if data is not None:
+        return getattr(client, method)(url, data, headers=headers)
+    return getattr(client, method)(url, headers=headers)
+
+
+def _probes(table):
+    for route, probes in table.items():
+        name = route if isinstance(route, str) else " ".join(route)
+        for probe in probes:
+            yield pytest.param(probe, id=f"{probe.method} {name} {probe.label}".strip())
+
+
+@pytest.mark.parametrize("probe", [*_probes(PAGE_PROBES), *_probes(API_PROBES)])
+def test_record_of_another_sponsor_is_not_found_and_unchanged(probe, user_a, records_a, records_b):
+    headers = bearer(user_a) if probe.api else None
+    client = signed_in(user_a)
+    before = sponsor_state(records_b.sponsor)
+
+    response = _send(client, probe, records_b, user_a, headers)
+
+    assert response.status_code == 404, response.content[:500]
+    body = response.content.decode(errors="replace")
+    if probe.api:
+        assert response["Content-Type"].startswith("application/json")
+        assert response.json()["detail"]
+    for text in records_b.texts:
+        assert text not in body
+    assert sponsor_state(records_b.sponsor) == before
+    user_a.forget_cached_access()
+    assert user_a.sponsor_ids() == [records_a.sponsor.pk]
+
+    # The same request for the user's own sponsor reaches the record: the 404 above is segregation.
+    control = _send(client, probe, records_a, user_a, headers)
+    assert control.status_code != 404, control.content[:500]
+    assert control.status_code < 500
+
+
+@pytest.mark.parametrize("probe", [pytest.param(p, id=p.label) for p in BODY_PROBES])
+def test_write_naming_another_sponsor_changes_nothing_of_it(probe, user_a, records_a, records_b):
+    headers = bearer(user_a) if probe.api else None
+    client = signed_in(user_a)
+    before = sponsor_state(records_b.sponsor)
+    users_before = User.objects.count()
+
+    response = _send(client, probe, records_b, user_a, headers)
+
+    assert response.status_code == 404, response.content[:500]
+    if probe.api:
+        assert response.json()["detail"]
+    assert sponsor_state(records_b.sponsor) == before
+    assert User.objects.count() == users_before
+    user_a.forget_cached_access()
+    assert user_a.sponsor_ids() == [records_a.sponsor.pk]
+
+    control = _send(client, probe, records_a, user_a, headers)
+    assert control.status_code in (200, 201, 302), control.content[:500]
+
+
+def test_administrator_of_one_sponsor_keeps_other_sponsors_access_of_a_user(user_a, records_a, records_b,
+                                                                             make_user):
+    """Saving a user's roles on the user page must not drop the sponsors the administrator cannot see."""
+    both = make_user("both.sponsors", Role.OPERATOR, sponsors=[records_a.sponsor, records_b.sponsor])
+    before = sponsor_state(records_b.sponsor)
+
+    response = signed_in(user_a).post(f"/users/{both.username}/", {
+        "action": "roles", "roles": ["operator", "supervisor"], "sponsors": [str(records_a.sponsor.pk)],
+        "reason": "now also a supervisor"})
+
+    assert response.status_code == 302, response.content[:500]
+    both.forget_cached_access()
+    assert sorted(both.role_codes) == ["operator", "supervisor"]
+    assert sorted(both.sponsor_ids()) == sorted([records_a.sponsor.pk, records_b.sponsor.pk])
+    assert sponsor_state(records_b.sponsor) == before
+
+
+def _api_list(client, headers, path):
+    return client.get(path, {"limit": 1000}, headers=headers)
+
+
+LIST_PAGES = [
+    ("/", None),
+    ("/sponsors/", "sponsor"),
+    ("/sponsors/quality-agreements/", "agreement"),
+    ("/sponsors/quality-agreements/?status=in_review", "agreement"),
+    ("/sponsors/quality-agreements/new/", "sponsor"),
+    ("/audit-trail/", "agreement"),
+    ("/audit-trail/?format=csv", "agreement"),
+    ("/audit-trail/?record_type=sponsors.qualityagreement&record_id={b_pk}", "empty"),
+    ("/users/?state=all", None),
+    ("/users/new/", "sponsor"),
+    ("/users/beta.author/", None),
+    ("/security-alerts/", None),
+    ("/api/v1/sponsors", "sponsor"),
+    ("/api/v1/products", "sponsor"),
+    ("/api/v1/quality-agreements", "agreement"),
+    ("/api/v1/quality-agreements?status=in_review", "agreement"),
+    ("/api/v1/audit-events?limit=1000", "agreement"),
+    ("/api/v1/audit-events?record_type=sponsors.qualityagreement&record_id={b_pk}", "empty"),
+    ("/api/v1/me", None),
+]
+
+
+@pytest.mark.parametrize(("url", "own"), LIST_PAGES)
+def test_lists_never_show_records_of_another_sponsor(url, own, user_a, records_a, records_b):
+    url = url.format(b_pk=records_b.agreement.pk)
+    headers = bearer(user_a) if url.startswith("/api/") else None
+
+    response = signed_in(user_a).get(url, headers=headers)
+
+    assert response.status_code == 200, response.content[:500]
+    body = response.content.decode()
+    for text in records_b.texts:
+        assert text not in body
+    if own == "sponsor":  # the list does list the user's own sponsor's records
+        assert records_a.sponsor.code in body or records_a.sponsor.name in body
+    elif own == "agreement":
+        assert records_a.agreement.number in body
+    elif own == "empty":  # a filter naming the other sponsor's record finds nothing
+        assert response.json()["items"] == [] if headers else "No audit events match." in body

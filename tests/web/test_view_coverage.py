@@ -1,0 +1,47 @@
+"""Every page and every API operation has a class of the shared view tests (NetBox style)."""
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from opencdmo.api import api
+
+from . import test_api_access, test_pages  # noqa: F401  (defines the test classes enumerated below)
+from .viewtests import api_tests, page_tests
+
+# Routes deliberately without the shared tests, and why.
+PUBLIC = {
+    "core:login": "the sign-in page itself (tests/web/test_login.py)",
+    "core:logout": "signing out works for anyone (tests/web/test_login.py)",
+    "api:openapi-json": "the OpenAPI document is public, it holds no GMP data",
+    "api:openapi-view": "the interactive API docs are public, they hold no GMP data",
+    "api:api-root": "the API root names no resource",
+    "api:no-such-endpoint": "the JSON 404 for paths under /api/v1 that are no endpoint (test_api.py)",
+}
+
+
+def _named_routes(patterns=None, namespace=""):
+    for p in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(p, URLResolver):
+            yield from _named_routes(p.url_patterns, p.namespace or namespace)
+        elif isinstance(p, URLPattern) and p.name:
+            yield f"{namespace}:{p.name}" if namespace else p.name
+
+
+def _api_operations():
+    for prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            for operation in path_view.operations:
+                for method in operation.methods:
+                    yield method, (prefix.rstrip("/") + path) or "/"
+
+
+def test_every_page_has_view_tests():
+    pages = {r for r in _named_routes() if not r.startswith("api:")}
+    tested = {cls.route for cls in page_tests()}
+    missing = sorted(pages - tested - set(PUBLIC))
+    assert not missing, f"pages without a PageTest / PermissionPageTest class: {missing}"
+
+
+def test_every_api_operation_has_view_tests():
+    tested = {cls.operation for cls in api_tests()}
+    missing = sorted(set(_api_operations()) - tested)
+    assert not missing, f"API operations without an ApiTest / PermissionApiTest class: {missing}"
