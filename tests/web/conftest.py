@@ -69,9 +69,8 @@ def _records_of(make_user, sponsor, prefix: str, title: str) -> SponsorRecords:
     program = sponsor.programs.get()
     references = {"sponsors.qualityagreement": agreement.number}
     for kind in registry.kinds():
-        if getattr(kind.model, "sponsor_scope", None) is not None:
-            if kind.type_name in RECORD_BUILDERS:
-                references[kind.type_name] = RECORD_BUILDERS[kind.type_name](author, sponsor, title)
+        if getattr(kind.model, "sponsor_scope", None) is not None and kind.type_name in RECORD_BUILDERS:
+            references[kind.type_name] = RECORD_BUILDERS[kind.type_name](author, sponsor, title)
     return SponsorRecords(
         sponsor=sponsor, agreement=agreement, attachment=attachment, author=author,
         program_code=program.code, product_code=program.products.get().code, references=references,
