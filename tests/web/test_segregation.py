@@ -152,11 +152,33 @@ BODY_PROBES: list[Probe] = [
                              "reason": "probe"}),
 ]
 
+# Sites, rooms, line clearances and equipment are the CDMO's own records (sponsor_scope None): every
+# CDMO staff member with facilities.view sees them, and no sponsor's user has that permission.
+FACILITIES_REASON = "facilities and equipment are CDMO-wide records (no sponsor); sponsor users lack facilities.view"
+FACILITIES_ROUTES = [
+    *(f"facilities/{route}" for route in (
+        "rooms/<str:code>/", "rooms/<str:code>/cleanings/new/", "rooms/<str:code>/line-clearances/new/",
+        "line-clearances/<str:number>/", "line-clearances/<str:number>/checks/",
+        "equipment/<str:number>/", "equipment/<str:number>/edit/", "equipment/<str:number>/calibrations/new/",
+        "equipment/<str:number>/maintenance/new/", "equipment/<str:number>/cleanings/new/",
+        "equipment/<str:number>/uses/new/", "equipment/<str:number>/uses/<int:pk>/end/")),
+    ("GET", "/rooms/{code}"), ("POST", "/rooms/{code}/status"), ("GET", "/rooms/{code}/cleanings"),
+    ("POST", "/rooms/{code}/cleanings"), ("GET", "/line-clearances/{number}"),
+    ("POST", "/line-clearances/{number}/checks"), ("POST", "/line-clearances/{number}/{action}"),
+    ("GET", "/equipment/{number}"), ("PATCH", "/equipment/{number}"), ("GET", "/equipment/{number}/usability"),
+    ("GET", "/equipment/{number}/calibrations"), ("POST", "/equipment/{number}/calibrations"),
+    ("GET", "/equipment/{number}/maintenance"), ("POST", "/equipment/{number}/maintenance"),
+    ("GET", "/equipment/{number}/cleanings"), ("POST", "/equipment/{number}/cleanings"),
+    ("GET", "/equipment/{number}/uses"), ("POST", "/equipment/{number}/uses"),
+    ("POST", "/equipment/{number}/uses/{use_id}/end"), ("POST", "/equipment/{number}/{action}"),
+]
+
 # Parameterised routes that name no sponsor's record, and why.
 NOT_SPONSOR_SCOPED = {
     "users/<str:username>/": "user accounts are CDMO-wide; sponsor access changes are probed in BODY_PROBES",
     ("POST", "/users/{username}/unlock"): "user accounts are CDMO-wide (system administrators)",
     ("POST", "/users/{username}/deactivate"): "user accounts are CDMO-wide (system administrators)",
+    **dict.fromkeys(FACILITIES_ROUTES, FACILITIES_REASON),
 }
 
 

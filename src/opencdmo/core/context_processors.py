@@ -7,6 +7,8 @@ SECTIONS = [
     ("My tasks", "core:home", None),
     ("Sponsors", "sponsors:list", "sponsors.view"),
     ("Quality agreements", "sponsors:agreements", "sponsors.view"),
+    ("Rooms", "facilities:rooms", "facilities.view"),
+    ("Equipment", "facilities:equipment_board", "facilities.view"),
     ("Audit trail", "core:audit_trail", "core.view_audit_trail"),
     ("Users", "core:users", "core.manage_users"),
     ("Security alerts", "core:security_alerts", "core.view_security_alerts"),

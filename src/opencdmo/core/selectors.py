@@ -62,7 +62,11 @@ def audit_events(user, *, record_type: str = "", record_id: str = "", actor: str
 
 
 def record_audit_trail(user, obj):
-    return audit_events(user, record_type=audit.record_type(obj), record_id=str(obj.pk))
+    """The history of one record the caller has already found through scoping: whoever may
+    see the record may see all of its history (A11-8), CDMO-wide records included."""
+    _require(user, "core.view_audit_trail")
+    return AuditEvent.objects.filter(record_type=audit.record_type(obj), record_id=str(obj.pk)).order_by(
+        "-occurred_at", "-id")
 
 
 def record_signatures(user, obj):

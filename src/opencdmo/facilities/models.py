@@ -56,6 +56,8 @@ class Room(models.Model):
     iso_class_in_operation = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.AT_REST)
     version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+", null=True, blank=True)
 
     sponsor_scope = None
 
@@ -85,7 +87,7 @@ class RoomCleaning(models.Model):
     sponsor_scope = None
 
     class Meta:
-        ordering = ["-performed_at"]
+        ordering = ["-performed_at", "-id"]
 
 
 class LineClearance(Record):
@@ -96,6 +98,8 @@ class LineClearance(Record):
 
     room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="line_clearances")
     for_record = models.CharField(max_length=200, help_text="the batch or campaign it clears the room for")
+    for_record_type = models.CharField(max_length=64, blank=True, help_text="e.g. batches.batch, once batches exist")
+    for_record_id = models.CharField(max_length=64, blank=True)
     checks = models.JSONField(default=list, help_text="[{item, ok}] as checked")
     comments = models.TextField(blank=True)
 
@@ -103,11 +107,11 @@ class LineClearance(Record):
     draft_states = ("open",)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
 
 
 class Equipment(Record):
-    """An asset with its lifecycle; `number` is the asset id."""
+    """An asset with its lifecycle; `number` is the asset id, given by the site (e.g. EQ-BSC-01)."""
 
     class Kind(models.TextChoices):
         BIOSAFETY_CABINET = "biosafety_cabinet", "Biosafety cabinet"
@@ -136,9 +140,13 @@ class Equipment(Record):
     model_number = models.CharField(max_length=100, blank=True)
     serial_number = models.CharField(max_length=100, blank=True)
     room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="equipment", null=True, blank=True)
-    iq_date = models.DateField(null=True, blank=True)
-    oq_date = models.DateField(null=True, blank=True)
-    pq_date = models.DateField(null=True, blank=True)
+    iq_date = models.DateField("IQ date", null=True, blank=True)
+    oq_date = models.DateField("OQ date", null=True, blank=True)
+    pq_date = models.DateField("PQ date", null=True, blank=True)
+    qualified_at = models.DateTimeField(null=True, blank=True, help_text="when QA last approved its qualification")
+    requalification_interval_days = models.PositiveIntegerField(null=True, blank=True,
+                                                                help_text="empty: no periodic requalification")
+    requalification_due_at = models.DateTimeField(null=True, blank=True)
     calibration_interval_days = models.PositiveIntegerField(null=True, blank=True,
                                                             help_text="empty: no calibration needed")
     calibration_tolerance = models.CharField(max_length=200, blank=True)
@@ -152,6 +160,10 @@ class Equipment(Record):
 
     sponsor_scope = None
     draft_states = ("commissioning",)
+    # What a signature vouches for is the asset and its qualification, not the day-to-day state
+    # derived from its logs (cleaned, used, next due): those change without voiding an approval.
+    signature_exclude = (*Record.signature_exclude, "qualified_at", "requalification_due_at",
+                         "calibration_due_at", "maintenance_due_at", "cleaned_at", "dirty")
 
     class Meta:
         ordering = ["number"]
@@ -172,12 +184,14 @@ class CalibrationRecord(models.Model):
     as_found = models.CharField(max_length=200, blank=True)
     as_left = models.CharField(max_length=200, blank=True)
     certificate = models.CharField(max_length=100, blank=True)
+    notes = models.TextField(blank=True)
     next_due_at = models.DateTimeField(null=True, blank=True)
+    deviation_number = models.CharField(max_length=32, blank=True, help_text="the deviation a failure raised")
 
     sponsor_scope = None
 
     class Meta:
-        ordering = ["-performed_at"]
+        ordering = ["-performed_at", "-id"]
 
 
 class MaintenanceRecord(models.Model):
@@ -195,7 +209,7 @@ class MaintenanceRecord(models.Model):
     sponsor_scope = None
 
     class Meta:
-        ordering = ["-performed_at"]
+        ordering = ["-performed_at", "-id"]
 
 
 class EquipmentCleaning(models.Model):
@@ -204,11 +218,12 @@ class EquipmentCleaning(models.Model):
     performed_by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+")
     agent = models.CharField(max_length=100)
     agent_lot = models.CharField(max_length=64, blank=True)
+    clean_until = models.DateTimeField(null=True, blank=True, help_text="end of the clean hold it started")
 
     sponsor_scope = None
 
     class Meta:
-        ordering = ["-performed_at"]
+        ordering = ["-performed_at", "-id"]
 
 
 class EquipmentUse(models.Model):
@@ -225,4 +240,4 @@ class EquipmentUse(models.Model):
     sponsor_scope = None
 
     class Meta:
-        ordering = ["-started_at"]
+        ordering = ["-started_at", "-id"]

@@ -5,6 +5,7 @@ A due time is the moment a status stops being valid: calibration due at 12:00 is
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 STATUS_REASONS = {
@@ -30,26 +31,54 @@ class EquipmentState:
     cleaned_at: dt.datetime | None
     clean_hold: dt.timedelta | None
     dirty: bool
+    requalification_due_at: dt.datetime | None = None
 
 
-def unusable_reasons(state: EquipmentState, at: dt.datetime) -> list[str]:
+@dataclass(frozen=True)
+class Reason:
+    """One reason the equipment may not be used: a stable code for programs, a sentence for people."""
+
+    code: str
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def utc(moment: dt.datetime) -> str:
+    return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def unusable_reasons(state: EquipmentState, at: dt.datetime,
+                     show_time: Callable[[dt.datetime], str] = utc) -> list[Reason]:
+    """Every reason `state` forbids use at `at`; an empty list means usable.
+
+    `show_time` writes a moment for people (the caller passes the site's zone; UTC by default).
+    """
     reasons = []
     if state.status != "in_service":
-        reasons.append(STATUS_REASONS.get(state.status, f"its status is {state.status}"))
+        reasons.append(Reason("status", STATUS_REASONS.get(state.status, f"its status is {state.status}")))
     missing = [name for name, day in (("IQ", state.iq_date), ("OQ", state.oq_date), ("PQ", state.pq_date))
                if day is None or day > at.date()]
     if missing:
-        reasons.append(f"it is not qualified ({', '.join(missing)} not completed)")
+        reasons.append(Reason("not_qualified", f"it is not qualified ({', '.join(missing)} not completed)"))
+    elif state.requalification_due_at is not None and at >= state.requalification_due_at:
+        reasons.append(Reason("requalification_overdue",
+                              f"it is not qualified: its requalification was due {show_time(state.requalification_due_at)}"))
     if state.calibration_required:
         if state.calibration_due_at is None:
-            reasons.append("it has never been calibrated")
+            reasons.append(Reason("never_calibrated", "it has never been calibrated"))
         elif at >= state.calibration_due_at:
-            reasons.append(f"its calibration was due {state.calibration_due_at:%Y-%m-%d %H:%M} UTC")
+            reasons.append(Reason("calibration_overdue",
+                                  f"its calibration was due {show_time(state.calibration_due_at)}"))
     if state.maintenance_due_at is not None and at >= state.maintenance_due_at:
-        reasons.append(f"its preventive maintenance was due {state.maintenance_due_at:%Y-%m-%d %H:%M} UTC")
+        reasons.append(Reason("maintenance_overdue",
+                              f"its preventive maintenance was due {show_time(state.maintenance_due_at)}"))
     if state.cleaning_required:
         if state.cleaned_at is None or state.dirty:
-            reasons.append("it is not clean")
+            reasons.append(Reason("not_clean", "it is not clean" + (" (used since its last cleaning)"
+                                                                   if state.cleaned_at and state.dirty else "")))
         elif state.clean_hold is not None and at >= state.cleaned_at + state.clean_hold:
-            reasons.append(f"its clean hold expired {state.cleaned_at + state.clean_hold:%Y-%m-%d %H:%M} UTC")
+            reasons.append(Reason("clean_hold_expired",
+                                  f"its clean hold expired {show_time(state.cleaned_at + state.clean_hold)}"))
     return reasons

@@ -115,7 +115,7 @@ class Command(BaseCommand):
         sponsor_services.draft_quality_agreement(
             qa, sponsor=sponsors["STROMA"], title="Quality agreement STR-301 (draft)",
             sponsor_approval_for_changes=False, terms="Under negotiation.")
-        facilities_demo.seed(users, sponsors)
+        facilities_demo.seed(users, sponsors, password=DEMO_PASSWORD)
         materials_demo.seed(users, sponsors)
         # One account locked by repeated wrong passwords, as a real attack would leave it.
         for _ in range(5):
