@@ -43,6 +43,18 @@ class TestAuditTrailPdfExport(TestAuditTrailCsvExport):
         return reverse(self.route) + "?format=pdf"
 
 
+class TestDeviationsPage(PermissionPageTest):
+    route = "quality:deviations"
+    roles = (Role.OPERATOR,)
+
+
+class TestDeviationPage(TestDeviationsPage):
+    route = "quality:deviation"
+
+    def url(self, world):
+        return reverse(self.route, args=[world.references["quality.deviation"]])
+
+
 class TestUsersPage(PermissionPageTest):
     route = "core:users"
     roles = (Role.SYSTEM_ADMIN,)

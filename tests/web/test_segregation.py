@@ -70,6 +70,9 @@ def _actions():
 
 # Django URL patterns (pages) → the probes that name a sponsor's record through that route.
 PAGE_PROBES: dict[str, list[Probe]] = {
+    "quality/deviations/<str:number>/": [
+        Probe("GET", lambda r: f"/quality/deviations/{r.references['quality.deviation']}/"),
+    ],
     "sponsors/quality-agreements/<str:number>/": [
         Probe("GET", lambda r: f"/sponsors/quality-agreements/{r.agreement.number}/"),
         Probe("POST", lambda r: f"/sponsors/quality-agreements/{r.agreement.number}/", _agreement_form),
@@ -343,6 +346,7 @@ LIST_PAGES = [
     ("/users/new/", "sponsor"),
     ("/users/beta.author/", None),
     ("/security-alerts/", None),
+    ("/quality/deviations/", None),
     ("/api/v1/sponsors", "sponsor"),
     ("/api/v1/products", "sponsor"),
     ("/api/v1/quality-agreements", "agreement"),

@@ -1,7 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-from . import views  # noqa: F401
+from . import views
 
 app_name = "quality"
 
-urlpatterns = []
+urlpatterns = [
+    path("deviations/", views.deviation_list, name="deviations"),
+    path("deviations/<str:number>/", views.deviation_detail, name="deviation"),
+]
