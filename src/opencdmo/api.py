@@ -14,6 +14,7 @@ from .core.api import AUTH
 from .core.api import router as core_router
 from .core.errors import DomainError
 from .facilities.api import router as facilities_router
+from .materials.api import router as materials_router
 from .sponsors.api import router as sponsors_router
 
 NUL_REFUSED = "Text may not contain NUL (0x00) characters."
@@ -91,6 +92,7 @@ api = Api(
 )
 api.add_router("/", core_router)
 api.add_router("/", sponsors_router)
+api.add_router("/", materials_router)
 api.add_router("/", facilities_router)
 
 

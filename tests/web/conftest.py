@@ -18,7 +18,7 @@ settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # Every role that opens a page or an endpoint: a user holding all of them is refused only
 # by sponsor segregation, never by a missing permission.
-EVERY_STAFF_ROLE = (Role.SYSTEM_ADMIN, Role.QA_SPECIALIST, Role.QA_APPROVER)
+EVERY_STAFF_ROLE = (Role.SYSTEM_ADMIN, Role.QA_SPECIALIST, Role.QA_APPROVER, Role.MATERIAL_HANDLER)
 
 
 @dataclass
@@ -57,8 +57,15 @@ def _deviation(author, sponsor, title: str) -> str:
 
 # How to make one record of each registered kind for a sponsor: (author, sponsor, title) → reference.
 # A kind registered without a builder here fails test_every_kind_of_record_has_records_of_both_sponsors.
+def _lot(author, sponsor, title: str) -> str:
+    from tests.materials.builders import lot_for_sponsor  # noqa: PLC0415
+
+    return lot_for_sponsor(author, sponsor, title)
+
+
 RECORD_BUILDERS = {
     "quality.deviation": _deviation,
+    "materials.lot": _lot,
 }
 
 

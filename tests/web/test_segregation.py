@@ -104,6 +104,27 @@ PAGE_PROBES: dict[str, list[Probe]] = {
     "attachments/<int:pk>/": [
         Probe("GET", lambda r: f"/attachments/{r.attachment.pk}/"),
     ],
+    # Materials: the lot is r.references["materials.lot"], its material LV-<sponsor code> (tests/materials/builders.py).
+    "materials/lots/<str:number>/": [
+        Probe("GET", lambda r: f"/materials/lots/{r.references['materials.lot']}/"),
+    ],
+    "materials/lots/<str:number>/labels/": [
+        Probe("GET", lambda r: f"/materials/lots/{r.references['materials.lot']}/labels/"),
+    ],
+    "materials/lots/<str:number>/<str:kind>/": [
+        *(Probe("GET", lambda r, k=k: f"/materials/lots/{r.references['materials.lot']}/{k}/", label=k)
+          for k in ("issue", "return", "sample", "transfer", "adjust", "destroy")),
+        Probe("POST", lambda r: f"/materials/lots/{r.references['materials.lot']}/issue/", label="issue",
+              data=lambda r, u: {"location": "QUAR-01", "quantity": "1", "for_label": "segregation probe"}),
+        Probe("POST", lambda r: f"/materials/lots/{r.references['materials.lot']}/adjust/", label="adjust",
+              data=lambda r, u: {"location": "QUAR-01", "quantity": "0", "reason": "segregation probe"}),
+    ],
+    "materials/master/<str:code>/": [
+        Probe("GET", lambda r: f"/materials/master/LV-{r.sponsor.code}/"),
+        Probe("POST", lambda r: f"/materials/master/LV-{r.sponsor.code}/", label="edit",
+              data=lambda r, u: {"action": "edit", "name": "taken over", "category": "reagent", "storage": "ult",
+                                 "unit": "mL", "reason": "segregation probe"}),
+    ],
 }
 
 # Ninja operations (method, path) → the probe that names a sponsor's record through it.
@@ -130,6 +151,18 @@ API_PROBES: dict[tuple[str, str], list[Probe]] = {
     ("GET", "/records/{type_name}/{reference}/attachments"): [
         Probe("GET", lambda r, t=t: f"/api/v1/records/{t}/{r.references[t]}/attachments", api=True, label=t)
         for t, _ in _kinds()],
+    ("GET", "/materials/{code}"): [Probe("GET", lambda r: f"/api/v1/materials/LV-{r.sponsor.code}", api=True)],
+    ("GET", "/lots/{number}"): [Probe("GET", lambda r: f"/api/v1/lots/{r.references['materials.lot']}", api=True)],
+    ("GET", "/lots/{number}/transactions"): [
+        Probe("GET", lambda r: f"/api/v1/lots/{r.references['materials.lot']}/transactions", api=True)],
+    ("POST", "/lots/{number}/transactions"): [
+        Probe("POST", lambda r: f"/api/v1/lots/{r.references['materials.lot']}/transactions", api=True,
+              data=lambda r, u: {"kind": "issue", "location": "QUAR-01", "quantity": 1, "for_label": "probe"})],
+    ("GET", "/lots/{number}/trace"): [
+        Probe("GET", lambda r: f"/api/v1/lots/{r.references['materials.lot']}/trace", api=True)],
+    ("POST", "/lots/{number}/{action}"): [
+        Probe("POST", lambda r, a=a: f"/api/v1/lots/{r.references['materials.lot']}/{a}", _signature, api=True,
+              label=a) for a in ("release", "reject", "hold", "lift_hold")],
     ("POST", "/records/{type_name}/{reference}/attachments"): [
         Probe("POST", lambda r, t=t: f"/api/v1/records/{t}/{r.references[t]}/attachments", _upload, api=True,
               multipart=True, label=t)
@@ -138,6 +171,12 @@ API_PROBES: dict[tuple[str, str], list[Probe]] = {
 
 # Requests whose body (not URL) names a sponsor or its record: refused the same way.
 BODY_PROBES: list[Probe] = [
+    Probe("POST", lambda r: "/materials/receive/", label="page-receive-other-sponsors-material",
+          data=lambda r, u: {"material": f"LV-{r.sponsor.code}", "supplier": f"SUP-{r.sponsor.code}",
+                             "supplier_lot": "PROBE-1", "quantity": "1", "location": "QUAR-01"}),
+    Probe("POST", lambda r: "/api/v1/lots", api=True, label="api-receive-other-sponsors-material",
+          data=lambda r, u: {"material": f"LV-{r.sponsor.code}", "supplier": f"SUP-{r.sponsor.code}",
+                             "supplier_lot": "PROBE-2", "quantity": 1, "location": "QUAR-01"}),
     Probe("POST", lambda r: "/sponsors/quality-agreements/new/", label="page-new-agreement",
           data=lambda r, u: {"sponsor": r.sponsor.code, "title": "Agreement for someone else's sponsor",
                              "deviation_notification_days": "2"}),

@@ -5,6 +5,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from opencdmo.api import api
 from tests.facilities import test_api_access as _facilities_api  # noqa: F401  (facilities' view tests)
 from tests.facilities import test_pages as _facilities_pages  # noqa: F401
+from tests.materials import test_api as _materials_api  # noqa: F401  (materials' view tests)
+from tests.materials import test_pages as _materials_pages  # noqa: F401
 
 from . import test_api_access, test_pages  # noqa: F401  (defines the test classes enumerated below)
 from .viewtests import api_tests, page_tests

@@ -9,6 +9,7 @@ SECTIONS = [
     ("Quality agreements", "sponsors:agreements", "sponsors.view"),
     ("Rooms", "facilities:rooms", "facilities.view"),
     ("Equipment", "facilities:equipment_board", "facilities.view"),
+    ("Inventory", "materials:inventory", "materials.view"),
     ("Deviations", "quality:deviations", "quality.raise_deviation"),
     ("Audit trail", "core:audit_trail", "core.view_audit_trail"),
     ("Users", "core:users", "core.manage_users"),

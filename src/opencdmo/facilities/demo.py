@@ -17,7 +17,6 @@ from opencdmo.core.signatures import SignatureInput
 
 from . import services
 
-
 AREAS = [
     ("CT", "Cell therapy suites"),
     ("VV", "Viral vector suites"),

@@ -9,11 +9,17 @@ QUANTITY = {"max_digits": 18, "decimal_places": 6}
 
 
 class Supplier(models.Model):
+    """Who delivers material. A sponsor that supplies its own material (a vector, a plasmid) is a
+    supplier belonging to that sponsor: seen only by those who may see the sponsor."""
+
     code = models.CharField(max_length=16, unique=True)
     name = models.CharField(max_length=200)
     is_approved = models.BooleanField(default=True)
+    sponsor = models.ForeignKey("sponsors.Sponsor", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+", help_text="set when the sponsor itself supplies the material")
 
-    sponsor_scope = None
+    sponsor_scope = "sponsor"
+    sponsor_optional = True
 
     class Meta:
         ordering = ["name"]
@@ -96,8 +102,11 @@ class Lot(Record):
     sponsor = models.ForeignKey("sponsors.Sponsor", null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="lots")
     received_at = models.DateTimeField(null=True, blank=True)
-    quantity_received = models.DecimalField(**QUANTITY)
-    unit = models.CharField(max_length=32)
+    quantity_received = models.DecimalField(**QUANTITY, help_text="in the material's unit of measure")
+    unit = models.CharField(max_length=32, help_text="the material's unit of measure at receipt")
+    entered_quantity = models.DecimalField(**QUANTITY, null=True, blank=True,
+                                           help_text="the quantity as the receiver entered it, before conversion")
+    entered_unit = models.CharField(max_length=32, blank=True)
     containers = models.PositiveIntegerField(default=1)
     expiry_date = models.DateField(null=True, blank=True)
     retest_date = models.DateField(null=True, blank=True)
@@ -155,6 +164,8 @@ class InventoryTransaction(models.Model):
     for_type = models.CharField(max_length=64, blank=True)
     for_id = models.CharField(max_length=64, blank=True)
     for_label = models.CharField(max_length=200, blank=True)
+    other_location = models.ForeignKey(InventoryLocation, null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="+", help_text="a transfer's other end")
 
     sponsor_scope = "lot__sponsor"
     sponsor_optional = True
@@ -181,7 +192,9 @@ class GenealogyLink(models.Model):
     sponsor_scope = None  # traces are read through the scoped records at their ends
 
     class Meta:
+        # sponsor_id last: a trace's recursion (which links leave this node, may the user see
+        # them?) reads the index alone, never the table (bench/genealogy.py).
         indexes = [
-            models.Index(fields=["parent", "child"], name="genealogy_forward_idx"),
-            models.Index(fields=["child", "parent"], name="genealogy_backward_idx"),
+            models.Index(fields=["parent", "child", "sponsor_id"], name="genealogy_forward_idx"),
+            models.Index(fields=["child", "parent", "sponsor_id"], name="genealogy_backward_idx"),
         ]
