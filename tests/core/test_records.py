@@ -77,8 +77,6 @@ def test_a_created_record_is_audited_field_by_field_with_who_when_and_from_where
 
 
 @pytest.mark.req("P11-1e")
-@pytest.mark.xfail(strict=True, reason="audit.log_event formats clock.now() as UTC without converting it to UTC "
-                                      "(core/audit.py, owned by another engineer; reported)")
 def test_the_audit_time_is_utc_even_when_the_clock_gives_another_zone(qa_author, sponsor_a, fake_clock):
     fake_clock.set(dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1))))
     agreement = draft_agreement(qa_author, sponsor_a)

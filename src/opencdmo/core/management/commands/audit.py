@@ -3,13 +3,15 @@
 import sys
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from opencdmo.core.verification import verify_audit_trail
 
 
 class Command(BaseCommand):
-    help = "Audit-trail tools. 'verify' recomputes every hash chain and seal (exit 0 intact, 1 not)."
+    help = ("Audit-trail tools. 'verify' recomputes every hash chain and seal: exit 0 intact, 1 not intact, "
+            "2 no audit trail to read.")
 
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["verify"])
@@ -18,7 +20,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, no_seal, **options):
         started = time.perf_counter()
-        result = verify_audit_trail(check_seal=not no_seal)
+        try:
+            result = verify_audit_trail(check_seal=not no_seal)
+        except DatabaseError as exc:  # not the trail failing: nothing to verify here
+            raise CommandError(f"Cannot read an audit trail in this database ({exc}). Check OPENCDMO_DATABASE_URL "
+                               "and OPENCDMO_DATA_DIR, and run `opencdmo migrate` for a new installation.",
+                               returncode=2) from None
         elapsed = time.perf_counter() - started
         if result.intact:
             self.stdout.write(
