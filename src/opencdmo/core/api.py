@@ -10,6 +10,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import HttpBearer, django_auth
 
 from . import clock, selectors, services
+from .access import require
 from .models import ApiToken, User
 from .verification import verify_audit_trail
 
@@ -106,7 +107,7 @@ class VerifyOut(Schema):
 
 @router.post("/audit-events/verify", response=VerifyOut, summary="Recompute every hash chain now")
 def verify(request):
-    services._require(request.user, "core.verify_audit_trail")
+    require(request.user, "core.verify_audit_trail")
     result = verify_audit_trail()
     return {"intact": result.intact, "events": result.events, "chains": result.lanes,
             "first_bad_event": str(result.first_break) if result.first_break else None}

@@ -5,14 +5,10 @@ import datetime as dt
 from django.db.models import Q
 
 from . import audit, registry, signatures
-from .errors import NotFound, PermissionDenied
+from .access import require_to_see
+from .errors import NotFound
 from .models import Attachment, AuditEvent, User
 from .scoping import get_scoped, scoped
-
-
-def _require(user, permission):
-    if not user.has_permission(permission):
-        raise PermissionDenied(f"You do not have the permission to see this ({permission}).")
 
 
 def record(user, type_name: str, reference: str):
@@ -37,7 +33,7 @@ def audit_events(user, *, record_type: str = "", record_id: str = "", actor: str
                  since=None, until=None, text: str = ""):
     """The audit trail as this user may see it: their sponsors' events and CDMO-wide events
     (those with no sponsor) when they may read the whole trail."""
-    _require(user, "core.view_audit_trail")
+    require_to_see(user, "core.view_audit_trail")
     events = AuditEvent.objects.all()
     if user.has_permission("core.view_system_events"):
         events = events.filter(Q(sponsor_id__isnull=True) | Q(sponsor_id__in=user.sponsor_ids()))
@@ -64,13 +60,13 @@ def audit_events(user, *, record_type: str = "", record_id: str = "", actor: str
 def record_audit_trail(user, obj):
     """The history of one record the caller has already found through scoping: whoever may
     see the record may see all of its history (A11-8), CDMO-wide records included."""
-    _require(user, "core.view_audit_trail")
+    require_to_see(user, "core.view_audit_trail")
     return AuditEvent.objects.filter(record_type=audit.record_type(obj), record_id=str(obj.pk)).order_by(
         "-occurred_at", "-id")
 
 
 def record_signatures(user, obj):
-    _require(user, "core.view_signatures")
+    require_to_see(user, "core.view_signatures")
     return signatures.with_validity(obj)
 
 
@@ -84,17 +80,17 @@ def attachment(user, pk: int) -> Attachment:
 
 
 def users(user):
-    _require(user, "core.manage_users")
+    require_to_see(user, "core.manage_users")
     return User.objects.prefetch_related("role_grants", "sponsors")
 
 
 def security_alerts(user, *, limit: int = 50):
-    _require(user, "core.view_security_alerts")
+    require_to_see(user, "core.view_security_alerts")
     return AuditEvent.objects.filter(action="security_alert").order_by("-occurred_at", "-id")[:limit]
 
 
 def locked_users(user):
-    _require(user, "core.view_security_alerts")
+    require_to_see(user, "core.view_security_alerts")
     return User.objects.filter(locked_at__isnull=False, is_active=True)
 
 

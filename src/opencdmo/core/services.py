@@ -8,15 +8,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from . import audit, clock, filestore
+from .access import require
 from .domain.roles import Role
 from .errors import Conflict, NotFound, PermissionDenied, RuleViolation
 from .models import ApiToken, Attachment, RoleGrant, User
 from .records import create_record, update_record
-
-
-def _require(actor, permission: str) -> None:
-    if actor is None or not actor.has_permission(permission):
-        raise PermissionDenied(f"You do not have the permission to do this ({permission}).")
 
 
 def _check_password(password: str, user: User | None = None) -> None:
@@ -31,7 +27,7 @@ def create_user(actor, *, username: str, full_name: str, password: str, email: s
                 roles=(), sponsor_ids=(), reason: str = "", must_change_password: bool | None = None) -> User:
     """A new account. A username once used stays used (P11-5a): deactivated users keep theirs."""
     if actor is not None:
-        _require(actor, "core.manage_users")
+        require(actor, "core.manage_users")
     username = username.strip()
     if not username or not full_name.strip():
         raise RuleViolation("A user needs a user ID and a printed name.")
@@ -52,7 +48,7 @@ def create_user(actor, *, username: str, full_name: str, password: str, email: s
 
 @transaction.atomic
 def update_user(actor, user: User, *, reason: str, **changes) -> User:
-    _require(actor, "core.manage_users")
+    require(actor, "core.manage_users")
     allowed = {"full_name", "email"}
     if changes.keys() - allowed:
         raise RuleViolation(f"Only {', '.join(sorted(allowed))} can be changed; user IDs never change.")
@@ -64,7 +60,7 @@ def update_user(actor, user: User, *, reason: str, **changes) -> User:
 @transaction.atomic
 def grant_role(actor, user: User, role: str, *, reason: str = "") -> None:
     if actor is not None:
-        _require(actor, "core.manage_users")
+        require(actor, "core.manage_users")
     try:
         role = Role(role)
     except ValueError:
@@ -78,7 +74,7 @@ def grant_role(actor, user: User, role: str, *, reason: str = "") -> None:
 
 @transaction.atomic
 def revoke_role(actor, user: User, role: str, *, reason: str) -> None:
-    _require(actor, "core.manage_users")
+    require(actor, "core.manage_users")
     if not reason.strip():
         raise RuleViolation("Give a reason for removing a role.")
     deleted, _ = RoleGrant.objects.filter(user=user, role=role).delete()
@@ -102,7 +98,7 @@ def set_sponsor_access(actor, user: User, sponsor_ids, *, reason: str = "") -> N
         raise RuleViolation("Choose sponsors from the list.") from None
     before = set(user.sponsors.values_list("pk", flat=True))
     if actor is not None:
-        _require(actor, "core.manage_users")
+        require(actor, "core.manage_users")
         visible = set(actor.sponsor_ids())
         if wanted - visible:
             raise NotFound("No sponsor matches that reference.")
@@ -146,7 +142,7 @@ def set_access(actor, user: User, *, roles, sponsor_ids, reason: str) -> None:
 @transaction.atomic
 def deactivate_user(actor, user: User, *, reason: str) -> User:
     """Deactivated, never deleted: the user's name stays on every record they touched."""
-    _require(actor, "core.manage_users")
+    require(actor, "core.manage_users")
     if user.pk == actor.pk:
         raise RuleViolation("You cannot deactivate your own account.")
     if not reason.strip():
@@ -158,7 +154,7 @@ def deactivate_user(actor, user: User, *, reason: str) -> User:
 
 @transaction.atomic
 def unlock_user(actor, user: User, *, reason: str) -> User:
-    _require(actor, "core.manage_users")
+    require(actor, "core.manage_users")
     if not reason.strip():
         raise RuleViolation("Give a reason for unlocking the account (for example, identity confirmed by phone).")
     user = User.objects.select_for_update().get(pk=user.pk)
@@ -183,7 +179,7 @@ def change_password(actor, *, current_password: str, new_password: str) -> None:
 @transaction.atomic
 def reset_password(actor, user: User, *, new_password: str, reason: str) -> User:
     """An administrator sets a temporary password; the user must change it at next sign-in."""
-    _require(actor, "core.manage_users")
+    require(actor, "core.manage_users")
     if not reason.strip():
         raise RuleViolation("Give a reason for resetting the password (for example, identity confirmed in person).")
     user = User.objects.select_for_update().get(pk=user.pk)
@@ -208,14 +204,14 @@ def create_api_token(actor, *, name: str) -> str:
 @transaction.atomic
 def revoke_api_token(actor, token: ApiToken) -> None:
     if token.user_id != actor.pk:
-        _require(actor, "core.manage_users")
+        require(actor, "core.manage_users")
     update_record(actor, token, action="revoke", revoked_at=clock.now())
 
 
 @transaction.atomic
 def add_attachment(actor, record, upload, *, description: str = "") -> Attachment:
     """Link a file to a record. The file is stored by its SHA-256 and can never be replaced."""
-    _require(actor, "core.add_attachment")
+    require(actor, "core.add_attachment")
     if upload.size == 0:
         raise RuleViolation("The file is empty.")
     sha256, size = filestore.put(upload.chunks())
@@ -237,6 +233,6 @@ def add_attachment(actor, record, upload, *, description: str = "") -> Attachmen
 @transaction.atomic
 def record_export(actor, *, what: str, count: int, file_format: str, filters: dict | None = None) -> None:
     """Exports are audited too (DI-4): who took which records out, and in what form."""
-    _require(actor, "core.export_audit_trail")
+    require(actor, "core.export_audit_trail")
     audit.log_event(actor, "export", record_type_name="core.auditevent", record_label=what,
                     changes={"export": [None, {"format": file_format, "count": count, "filters": filters or {}}]})

@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from opencdmo.core import audit, clock
-from opencdmo.core.errors import Conflict, PermissionDenied, RuleViolation
+from opencdmo.core.access import require
+from opencdmo.core.errors import Conflict, RuleViolation
 from opencdmo.core.presentation import local_time
 from opencdmo.core.records import create_record, update_record
 from opencdmo.core.signatures import SignatureInput, authenticate_signer
@@ -54,10 +55,6 @@ DEFAULT_LINE_CLEARANCE_CHECKS = (
 
 
 # Input checks shared by the services: a clear message naming the field, never a database error.
-
-def _require(actor, permission: str) -> None:
-    if actor is None or not actor.has_permission(permission):
-        raise PermissionDenied(f"You do not have the permission to do this ({permission}).")
 
 
 def _text(value, label: str, *, required: bool = False) -> str:
@@ -155,7 +152,7 @@ def _signer(actor, transition, signature: SignatureInput | None, first_in_sessio
 
 @transaction.atomic
 def create_site(actor, *, code: str, name: str, address: str = "") -> Site:
-    _require(actor, "facilities.manage_rooms")
+    require(actor, "facilities.manage_rooms")
     code = _code(code, "Site code", max_length=16).upper()
     if Site.objects.filter(code__iexact=code).exists():
         raise Conflict(f"A site with code {code} exists already.")
@@ -165,7 +162,7 @@ def create_site(actor, *, code: str, name: str, address: str = "") -> Site:
 
 @transaction.atomic
 def create_area(actor, *, site: Site, code: str, name: str) -> Area:
-    _require(actor, "facilities.manage_rooms")
+    require(actor, "facilities.manage_rooms")
     code = _code(code, "Area code", max_length=16).upper()
     if Area.objects.filter(code__iexact=code).exists():
         raise Conflict(f"An area with code {code} exists already.")
@@ -184,7 +181,7 @@ def _iso_class(value, label: str) -> int | None:
 def create_room(actor, *, area: Area, code: str, name: str, grade: str, iso_class_at_rest=None,
                 iso_class_in_operation=None) -> Room:
     """A room with its cleanroom grade; ISO classes not given are those of the grade (A1-4)."""
-    _require(actor, "facilities.manage_rooms")
+    require(actor, "facilities.manage_rooms")
     code = _code(code, "Room code", max_length=16).upper()
     name = _text(name, "Room name", required=True)
     grade = _text(grade, "Grade", required=True).upper()
@@ -231,7 +228,7 @@ def change_room_status(actor, room: Room, *, status: str, reason: str) -> Room:
 def record_room_cleaning(actor, room: Room, *, agent: str, agent_type: str, agent_lot: str,
                          notes: str = "") -> RoomCleaning:
     """A cleaning of a room with its agent and lot: the disinfectant rotation is read from these."""
-    _require(actor, "facilities.clean")
+    require(actor, "facilities.clean")
     agent = _text(agent, "Cleaning agent", required=True)
     agent_type = _choice(agent_type, RoomCleaning.AgentType, "Agent type")
     agent_lot = _text(agent_lot, "Agent lot", required=True)
@@ -266,7 +263,7 @@ def _checks(checks) -> list[dict]:
 def start_line_clearance(actor, *, room: Room, for_record: str, checks, comments: str = "",
                          for_record_type: str = "", for_record_id: str = "") -> LineClearance:
     """The checklist of a room's line clearance before a batch starts; then signed as performed."""
-    _require(actor, "facilities.line_clearance")
+    require(actor, "facilities.line_clearance")
     room = Room.objects.select_for_update().get(pk=room.pk)
     if room.status in ("shut_down", "maintenance"):
         raise RuleViolation(f"{room} is {room_workflow.label(room.status)}: a line clearance is made in a room "
@@ -281,7 +278,7 @@ def start_line_clearance(actor, *, room: Room, for_record: str, checks, comments
 def record_line_clearance_checks(actor, clearance: LineClearance, *, checks, comments: str | None = None,
                                  reason: str = "") -> LineClearance:
     """Record the checklist again (after clearing what was found), while the clearance is open."""
-    _require(actor, "facilities.line_clearance")
+    require(actor, "facilities.line_clearance")
     clearance = LineClearance.objects.select_for_update().get(pk=clearance.pk)
     if clearance.status != "open":
         raise RuleViolation(f"{clearance} is {line_clearance_workflow.label(clearance.status)}: its checklist "
@@ -347,7 +344,7 @@ def _check_qualification_dates(iq, oq, pq) -> None:
 def register_equipment(actor, *, number: str, name: str, kind: str, room: Room | None = None,
                        **fields) -> Equipment:
     """A new asset under its asset id, in commissioning until QA approves its qualification."""
-    _require(actor, "facilities.manage_equipment")
+    require(actor, "facilities.manage_equipment")
     number = _code(number, "Asset id", max_length=32)
     if number.lower() in RESERVED_ASSET_IDS:
         raise RuleViolation(f"'{number}' cannot be an asset id: the equipment pages use that word.")
@@ -372,7 +369,7 @@ def _last_preventive_maintenance(equipment) -> MaintenanceRecord | None:
 def edit_equipment(actor, equipment: Equipment, *, reason: str = "", **changes) -> Equipment:
     """Change an asset's details; its due dates follow a changed interval. IQ/OQ/PQ dates change
     only while it is being commissioned (requalification sends it back there)."""
-    _require(actor, "facilities.manage_equipment")
+    require(actor, "facilities.manage_equipment")
     equipment = Equipment.objects.select_for_update().get(pk=equipment.pk)
     if equipment.status == "retired":
         raise RuleViolation(f"{equipment} is retired and can no longer be changed.")
@@ -425,7 +422,7 @@ def record_calibration(actor, equipment: Equipment, *, result: str, as_found: st
                        certificate: str = "", notes: str = "") -> CalibrationRecord:
     """A calibration, performed now. A pass sets the next due date from the interval. A failure takes
     the equipment out of service and raises a deviation linked to it, in this same transaction."""
-    _require(actor, "facilities.calibrate")
+    require(actor, "facilities.calibrate")
     result = _choice(result, CalibrationRecord.Result, "Calibration result")
     as_found, as_left = _text(as_found, "As found"), _text(as_left, "As left")
     certificate, notes = _text(certificate, "Certificate"), _text(notes, "Notes")
@@ -477,7 +474,7 @@ def _failure_description(equipment, now, as_found, as_left, certificate, notes) 
 @transaction.atomic
 def record_maintenance(actor, equipment: Equipment, *, kind: str, description: str) -> MaintenanceRecord:
     """Maintenance performed now; preventive maintenance sets the next due date from the interval."""
-    _require(actor, "facilities.maintain")
+    require(actor, "facilities.maintain")
     kind = _choice(kind, MaintenanceRecord.Kind, "Maintenance kind")
     description = _text(description, "Description of the work", required=True)
     equipment = Equipment.objects.select_for_update().get(pk=equipment.pk)
@@ -496,7 +493,7 @@ def record_maintenance(actor, equipment: Equipment, *, kind: str, description: s
 @transaction.atomic
 def clean_equipment(actor, equipment: Equipment, *, agent: str, agent_lot: str = "") -> EquipmentCleaning:
     """A cleaning, now: the equipment is clean (not dirty) and its clean hold starts."""
-    _require(actor, "facilities.clean")
+    require(actor, "facilities.clean")
     agent = _text(agent, "Cleaning agent", required=True)
     agent_lot = _text(agent_lot, "Agent lot")
     equipment = Equipment.objects.select_for_update().get(pk=equipment.pk)
@@ -516,7 +513,7 @@ def log_equipment_use(actor, equipment: Equipment, *, used_for_label: str = "", 
                       used_for_id: str = "", record=None) -> EquipmentUse:
     """Start a use in the logbook, now, for a record (a batch, later: pass `record`). Refused, with
     every reason, unless the equipment is usable now; a use makes it dirty until it is cleaned."""
-    _require(actor, USE_PERMISSION)
+    require(actor, USE_PERMISSION)
     if record is not None:
         used_for_type, used_for_id = audit.record_type(record), str(record.pk)
         used_for_label = used_for_label or str(getattr(record, "number", "") or record)
@@ -535,7 +532,7 @@ def log_equipment_use(actor, equipment: Equipment, *, used_for_label: str = "", 
 
 @transaction.atomic
 def end_equipment_use(actor, use: EquipmentUse) -> EquipmentUse:
-    _require(actor, USE_PERMISSION)
+    require(actor, USE_PERMISSION)
     use = EquipmentUse.objects.select_for_update().get(pk=use.pk)
     if use.ended_at is not None:
         raise RuleViolation(f"This use of {use.equipment} ended {local_time(use.ended_at)} already.")

@@ -17,17 +17,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from opencdmo.core import clock, registry
 from opencdmo.core import selectors as core_selectors
-from opencdmo.core.errors import DomainError, NotFound, PermissionDenied, RuleViolation
+from opencdmo.core.access import require_to_see
+from opencdmo.core.errors import DomainError, NotFound, RuleViolation
 from opencdmo.quality import selectors as quality_selectors
 
 from . import conf, selectors, services
 from .models import CalibrationRecord, Equipment, MaintenanceRecord, RoomCleaning
 from .workflows import EQUIPMENT_STATES, ROOM_STATES, equipment_workflow, line_clearance_workflow, room_workflow
-
-
-def _require(user, permission: str) -> None:
-    if not user.has_permission(permission):
-        raise PermissionDenied(f"You do not have the permission to see this ({permission}).")
 
 
 def _form(request, template: str, context: dict, status: int = 200):
@@ -87,7 +83,7 @@ def _room_from_form(user, code: str):
 
 @login_required
 def room_board(request):
-    _require(request.user, "facilities.view")
+    require_to_see(request.user, "facilities.view")
     rows = selectors.room_board(request.user)
     return render(request, "facilities/room_board.html", {
         "rows": rows, "rotation_days": conf.sporicidal_rotation().days, "states": ROOM_STATES,
@@ -97,7 +93,7 @@ def room_board(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def room_new(request):
-    _require(request.user, "facilities.manage_rooms")
+    require_to_see(request.user, "facilities.manage_rooms")
     error, status = "", 200
     areas = [a for s in selectors.sites(request.user) for a in s.areas.all()]
     if request.method == "POST":
@@ -120,7 +116,7 @@ def room_new(request):
 
 @login_required
 def room_detail(request, code):
-    _require(request.user, "facilities.view")
+    require_to_see(request.user, "facilities.view")
     room = selectors.room(request.user, code)
     return render(request, "facilities/room_detail.html", {
         "record": room, "reference": room.code, "kind": registry.kind("facilities.room"),
@@ -136,7 +132,7 @@ def room_detail(request, code):
 @login_required
 @require_http_methods(["GET", "POST"])
 def room_cleaning_new(request, code):
-    _require(request.user, "facilities.clean")
+    require_to_see(request.user, "facilities.clean")
     room = selectors.room(request.user, code)
     context = {"room": room, "agent_types": RoomCleaning.AgentType.choices, "form": request.POST,
                "rotation": selectors.room_rotation(room), "next": request.POST.get("next") or _opened_from(request)}
@@ -174,7 +170,7 @@ def _checks_from_form(post) -> list[dict]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def line_clearance_new(request, code):
-    _require(request.user, "facilities.line_clearance")
+    require_to_see(request.user, "facilities.line_clearance")
     room = selectors.room(request.user, code)
     context = {"room": room, "form": request.POST,
                **_checklist(request, list(services.DEFAULT_LINE_CLEARANCE_CHECKS), ticked=[])}
@@ -192,7 +188,7 @@ def line_clearance_new(request, code):
 
 @login_required
 def line_clearance_list(request):
-    _require(request.user, "facilities.view")
+    require_to_see(request.user, "facilities.view")
     status = request.GET.get("status", "")
     return render(request, "facilities/line_clearances.html", {
         "clearances": selectors.line_clearances(request.user, status=status or None)[:500],
@@ -213,7 +209,7 @@ def _line_clearance_context(request, clearance) -> dict:
 
 @login_required
 def line_clearance_detail(request, number):
-    _require(request.user, "facilities.view")
+    require_to_see(request.user, "facilities.view")
     clearance = selectors.line_clearance(request.user, number)
     return render(request, "facilities/line_clearance_detail.html", _line_clearance_context(request, clearance))
 
@@ -221,7 +217,7 @@ def line_clearance_detail(request, number):
 @login_required
 @require_http_methods(["GET", "POST"])
 def line_clearance_checks(request, number):
-    _require(request.user, "facilities.line_clearance")
+    require_to_see(request.user, "facilities.line_clearance")
     clearance = selectors.line_clearance(request.user, number)
     context = {"clearance": clearance, "room": clearance.room, "form": request.POST,
                **_checklist(request, [c["item"] for c in clearance.checks],
@@ -245,7 +241,7 @@ def _flag(value: str) -> bool | None:
 
 @login_required
 def equipment_board(request):
-    _require(request.user, "facilities.view")
+    require_to_see(request.user, "facilities.view")
     get = request.GET
     room = None
     if get.get("room"):
@@ -261,7 +257,7 @@ def equipment_board(request):
 
 @login_required
 def equipment_due(request):
-    _require(request.user, "facilities.view")
+    require_to_see(request.user, "facilities.view")
     now = clock.now()
     horizon = request.GET.get("horizon", "month")
     warning_days = conf.due_warning().days
@@ -296,7 +292,7 @@ def _equipment_form_context(request, **extra) -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 def equipment_new(request):
-    _require(request.user, "facilities.manage_equipment")
+    require_to_see(request.user, "facilities.manage_equipment")
     error, status = "", 200
     if request.method == "POST":
         try:
@@ -312,7 +308,7 @@ def equipment_new(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def equipment_edit(request, number):
-    _require(request.user, "facilities.manage_equipment")
+    require_to_see(request.user, "facilities.manage_equipment")
     equipment = selectors.equipment(request.user, number)
     error, status = "", 200
     if request.method == "POST":
@@ -348,14 +344,14 @@ def _equipment_context(request, equipment) -> dict:
 
 @login_required
 def equipment_detail(request, number):
-    _require(request.user, "facilities.view")
+    require_to_see(request.user, "facilities.view")
     equipment = selectors.equipment(request.user, number)
     return render(request, "facilities/equipment_detail.html", _equipment_context(request, equipment))
 
 
 def _equipment_record_form(request, number, *, permission: str, template: str, save, extra=None):
     """GET: the form; POST: call `save(user, equipment, post)`, then back to the equipment page."""
-    _require(request.user, permission)
+    require_to_see(request.user, permission)
     equipment = selectors.equipment(request.user, number)
     context = {"equipment": equipment, "form": request.POST, "row": selectors.equipment_row(equipment),
                **(extra or {})}
@@ -409,7 +405,7 @@ def use_new(request, number):
 @login_required
 @require_POST
 def use_end(request, number, pk):
-    _require(request.user, services.USE_PERMISSION)
+    require_to_see(request.user, services.USE_PERMISSION)
     equipment = selectors.equipment(request.user, number)
     services.end_equipment_use(request.user, selectors.use(request.user, equipment, pk))
     return _done(request, reverse("facilities:equipment", args=[equipment.number]))

@@ -11,6 +11,7 @@ from typing import Literal
 
 from ninja import Field, Query, Router, Schema, Status
 
+from opencdmo.core.access import require_to_see
 from opencdmo.core.errors import RuleViolation
 from opencdmo.core.signatures import SignatureInput
 from opencdmo.sponsors import selectors as sponsor_selectors
@@ -21,7 +22,7 @@ from .workflows import lot_workflow
 router = Router(tags=["Materials"])
 
 def _may_view(request) -> None:
-    selectors.require(request.user, "materials.view")
+    require_to_see(request.user, "materials.view")
 
 
 class SupplierOut(Schema):

@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from opencdmo.core import audit, clock, registry
-from opencdmo.core.errors import NotFound, PermissionDenied, RuleViolation
+from opencdmo.core.access import require_to_see
+from opencdmo.core.errors import NotFound, RuleViolation
 from opencdmo.core.models import Attachment
 from opencdmo.core.scoping import get_scoped, scoped
 from opencdmo.core.tasks import Task
@@ -153,10 +154,6 @@ def reaches(parent: str, child: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Materials, lots and inventory (everything above this line is genealogy).
 
-
-def require(user, permission: str) -> None:
-    if not user.has_permission(permission):
-        raise PermissionDenied(f"You do not have the permission to see this ({permission}).")
 
 
 def quantity_text(value) -> str:
@@ -493,7 +490,7 @@ def _nodes(user, found: Trace) -> list[Node]:
 
 
 def recall(user, lot: Lot) -> Recall:
-    require(user, "materials.view_genealogy")
+    require_to_see(user, "materials.view_genealogy")
     start = node_of(lot)
     backward, forward = trace(user, start, direction="backward"), trace(user, start, direction="forward")
     return Recall(lot, backward, forward, _nodes(user, backward), _nodes(user, forward))

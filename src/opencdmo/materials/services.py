@@ -9,6 +9,7 @@ from django.db.models import F
 
 from opencdmo.core import audit, clock, registry
 from opencdmo.core import services as core_services
+from opencdmo.core.access import require
 from opencdmo.core.errors import Conflict, PermissionDenied, RuleViolation
 from opencdmo.core.records import create_record, update_record
 from opencdmo.core.scoping import get_scoped
@@ -68,10 +69,6 @@ def link_genealogy(actor, parent, child, *, quantity: Decimal | None = None, uni
 MAX_CONTAINERS = 500
 
 
-def _require(actor, permission: str) -> None:
-    if actor is None or not actor.has_permission(permission):
-        raise PermissionDenied(f"You do not have the permission to do this ({permission}).")
-
 
 def _refusal(exc: ValidationError, model) -> RuleViolation:
     """A model's refusal of a value (length, format) as a domain error naming the field."""
@@ -116,7 +113,7 @@ def _amount(quantity, unit: str, stock_unit: str, *, allow_zero: bool = False) -
 @transaction.atomic
 def create_supplier(actor, *, code: str, name: str, is_approved: bool = True, sponsor=None) -> Supplier:
     """A supplier of the CDMO, or (`sponsor`) a sponsor that supplies its own material."""
-    _require(actor, "materials.manage_master_data")
+    require(actor, "materials.manage_master_data")
     code, name = _text(code, "the supplier a code").upper(), _text(name, "the supplier's name")
     if sponsor is not None:
         sponsor = get_scoped(type(sponsor), actor, pk=sponsor.pk)
@@ -128,7 +125,7 @@ def create_supplier(actor, *, code: str, name: str, is_approved: bool = True, sp
 @transaction.atomic
 def set_supplier_approval(actor, supplier: Supplier, *, approved: bool, reason: str) -> Supplier:
     """Approve or disqualify a supplier; a disqualified supplier's material is not received."""
-    _require(actor, "materials.manage_master_data")
+    require(actor, "materials.manage_master_data")
     supplier = get_scoped(Supplier.objects.select_for_update(), actor, pk=supplier.pk)
     _text(reason, "a reason for the change of the supplier's approval")
     return _update(actor, supplier, reason=reason.strip(), action="approve" if approved else "disqualify",
@@ -137,7 +134,7 @@ def set_supplier_approval(actor, supplier: Supplier, *, approved: bool, reason: 
 
 @transaction.atomic
 def create_location(actor, *, code: str, name: str, kind: str) -> InventoryLocation:
-    _require(actor, "materials.manage_master_data")
+    require(actor, "materials.manage_master_data")
     code, name = _text(code, "the location a code").upper(), _text(name, "the location's name")
     if kind not in InventoryLocation.Kind.values:
         raise RuleViolation(f"Kind must be one of: {', '.join(InventoryLocation.Kind.values)}.")
@@ -168,7 +165,7 @@ def _checked_choice(value, choices, what: str) -> str:
 def create_material(actor, *, code: str, name: str, category: str, storage: str, unit: str,
                     shelf_life_after_opening_days=None, suppliers=(), sponsor=None) -> Material:
     """A material of the master; `sponsor` None for the CDMO's own, a sponsor for one it supplies or owns."""
-    _require(actor, "materials.manage_master_data")
+    require(actor, "materials.manage_master_data")
     code, name = _text(code, "the material a code").upper(), _text(name, "the material's name")
     if Material.objects.filter(code__iexact=code).exists():
         raise Conflict(f"A material with code {code} exists already.")
@@ -193,7 +190,7 @@ MATERIAL_FIELDS = {"name", "category", "storage", "unit", "shelf_life_after_open
 @transaction.atomic
 def update_material(actor, material: Material, *, reason: str, **changes) -> Material:
     """Change the master data of a material; the unit only while no lot of it exists."""
-    _require(actor, "materials.manage_master_data")
+    require(actor, "materials.manage_master_data")
     material = get_scoped(Material.objects.select_for_update(), actor, pk=material.pk)
     if unknown := changes.keys() - MATERIAL_FIELDS:
         raise RuleViolation(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
@@ -235,7 +232,7 @@ def _set_suppliers(actor, material: Material, suppliers, *, reason: str) -> None
 @transaction.atomic
 def set_approved_suppliers(actor, material: Material, suppliers, *, reason: str) -> Material:
     """Which suppliers the material may be received from (supplier qualification)."""
-    _require(actor, "materials.manage_master_data")
+    require(actor, "materials.manage_master_data")
     material = get_scoped(Material.objects.select_for_update(), actor, pk=material.pk)
     _text(reason, "a reason for changing the approved suppliers")
     _set_suppliers(actor, material, suppliers, reason=reason.strip())
@@ -252,7 +249,7 @@ def receive_lot(actor, *, material: Material, supplier: Supplier, supplier_lot: 
     All or nothing: a refusal (unapproved supplier, duplicate supplier lot, expiry before receipt,
     a quantity or unit that does not fit) writes nothing.
     """
-    _require(actor, "materials.receive")
+    require(actor, "materials.receive")
     with transaction.atomic():
         material = get_scoped(Material, actor, pk=material.pk)
         if not material.is_active:
@@ -448,7 +445,7 @@ def issue_lot(actor, lot: Lot, *, location: InventoryLocation, quantity, unit: s
               to: Destination) -> InventoryTransaction:
     """Issue stock to a record (a batch …). Only a released lot within its dates is issued; the
     refusal says why and writes nothing. The lot is linked into the record's genealogy."""
-    _require(actor, "materials.issue")
+    require(actor, "materials.issue")
     with transaction.atomic():
         lot = _locked(actor, lot)
         usable, reasons = lot_usability(lot, clock.now())
@@ -466,7 +463,7 @@ def issue_lot(actor, lot: Lot, *, location: InventoryLocation, quantity, unit: s
 def return_lot(actor, lot: Lot, *, location: InventoryLocation, quantity, unit: str = "", source: Destination,
                reason: str = "") -> InventoryTransaction:
     """Stock that was issued to a record and not used comes back; never more than went out."""
-    _require(actor, "materials.issue")
+    require(actor, "materials.issue")
     with transaction.atomic():
         lot = _locked(actor, lot)
         amount = _amount(quantity, unit, lot.unit)
@@ -486,7 +483,7 @@ def return_lot(actor, lot: Lot, *, location: InventoryLocation, quantity, unit: 
 def sample_lot(actor, lot: Lot, *, location: InventoryLocation, quantity, unit: str = "",
                reason: str = "") -> InventoryTransaction:
     """Take a sample (incoming inspection, QC testing): allowed in any status, quarantine included."""
-    _require(actor, "materials.receive")
+    require(actor, "materials.receive")
     with transaction.atomic():
         lot = _locked(actor, lot)
         amount = _amount(quantity, unit, lot.unit)
@@ -499,7 +496,7 @@ def sample_lot(actor, lot: Lot, *, location: InventoryLocation, quantity, unit: 
 
 def transfer_lot(actor, lot: Lot, *, from_location: InventoryLocation, to_location: InventoryLocation, quantity,
                  unit: str = "", reason: str = "") -> tuple[InventoryTransaction, InventoryTransaction]:
-    _require(actor, "materials.transfer")
+    require(actor, "materials.transfer")
     if from_location.pk == to_location.pk:
         raise RuleViolation("Choose two different locations to transfer between.")
     with transaction.atomic():
@@ -516,7 +513,7 @@ def adjust_lot(actor, lot: Lot, *, location: InventoryLocation, counted, unit: s
                raise_deviation: bool = False) -> InventoryTransaction:
     """Set the balance at a location to what was counted there, with the reason for the difference;
     optionally raise a deviation for the discrepancy."""
-    _require(actor, "materials.adjust")
+    require(actor, "materials.adjust")
     reason = _text(reason, "a reason for the adjustment")
     with transaction.atomic():
         lot = _locked(actor, lot)
@@ -541,7 +538,7 @@ def adjust_lot(actor, lot: Lot, *, location: InventoryLocation, counted, unit: s
 def destroy_lot(actor, lot: Lot, *, location: InventoryLocation, quantity, unit: str = "",
                 reason: str) -> InventoryTransaction:
     """Destroy stock (rejected, expired, damaged): the reason is required."""
-    _require(actor, "materials.adjust")
+    require(actor, "materials.adjust")
     reason = _text(reason, "a reason for destroying the stock")
     with transaction.atomic():
         lot = _locked(actor, lot)
@@ -573,6 +570,6 @@ def record_label_print(actor, lot: Lot, *, labels: int) -> None:
 
 @transaction.atomic
 def record_trace_export(actor, lot: Lot, *, file_format: str, links: int) -> None:
-    _require(actor, "materials.view_genealogy")
+    require(actor, "materials.view_genealogy")
     audit.log_event(actor, "export", record=lot,
                     changes={"export": [None, {"what": "trace", "format": file_format, "links": links}]})

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from opencdmo.core import clock, registry
 from opencdmo.core import selectors as core_selectors
+from opencdmo.core.access import require_to_see
 from opencdmo.core.errors import DomainError, NotFound, RuleViolation
 from opencdmo.core.pdf import render_pdf
 from opencdmo.sponsors import selectors as sponsor_selectors
@@ -19,8 +20,6 @@ from . import labels, selectors, services
 from .drawing import trace_svg
 from .models import InventoryLocation, Material
 from .workflows import STATUS_LABELS, lot_workflow
-
-require = selectors.require
 
 
 def _date(value: str, label: str) -> dt.date | None:
@@ -48,7 +47,7 @@ def _days(value: str) -> int | None:
 @login_required
 def inventory(request):
     """Every lot the user may see, filtered by material, status, location and expiry window."""
-    require(request.user, "materials.view")
+    require_to_see(request.user, "materials.view")
     get = request.GET
     filters = {"material": get.get("material", "").strip(), "status": get.get("status", "").strip(),
                "location": get.get("location", "").strip(), "expiring_within": get.get("expiring_within", ""),
@@ -71,7 +70,7 @@ def inventory(request):
 @login_required
 def scan(request):
     """A scanned (or typed) lot number and Enter: straight to the lot's page."""
-    require(request.user, "materials.view")
+    require_to_see(request.user, "materials.view")
     found = selectors.find_lot(request.user, request.GET.get("number", ""))
     return redirect("materials:lot", number=found.number)
 
@@ -83,7 +82,7 @@ def _material_choices(user):
 @login_required
 @require_http_methods(["GET", "POST"])
 def receive(request):
-    require(request.user, "materials.receive")
+    require_to_see(request.user, "materials.receive")
     error, status = "", 200
     if request.method == "POST":
         post = request.POST
@@ -132,7 +131,7 @@ def _lot_context(request, lot) -> dict:
 
 @login_required
 def lot_detail(request, number):
-    require(request.user, "materials.view")
+    require_to_see(request.user, "materials.view")
     lot = selectors.lot(request.user, number)
     return render(request, "materials/lot_detail.html", _lot_context(request, lot))
 
@@ -140,7 +139,7 @@ def lot_detail(request, number):
 @login_required
 def lot_labels(request, number):
     """One container label per container, as PDF: barcode of the lot number and the eye-readable text."""
-    require(request.user, "materials.view")
+    require_to_see(request.user, "materials.view")
     lot = selectors.lot(request.user, number)
     services.record_label_print(request.user, lot, labels=lot.containers)
     pdf = render_pdf("materials/labels_pdf.html", {
@@ -204,7 +203,7 @@ def movement(request, number, kind):
     if kind not in MOVEMENTS:
         raise NotFound(f"There is no stock movement '{kind[:40]}'.")
     label, permission = MOVEMENTS[kind]
-    require(request.user, permission)
+    require_to_see(request.user, permission)
     lot = selectors.lot(request.user, number)
     error, status = "", 200
     if request.method == "POST":
@@ -226,7 +225,7 @@ def movement(request, number, kind):
 
 @login_required
 def material_list(request):
-    require(request.user, "materials.view")
+    require_to_see(request.user, "materials.view")
     category, sponsor = request.GET.get("category", ""), request.GET.get("sponsor", "")
     return render(request, "materials/materials.html", {
         "materials": selectors.materials_for(request.user, category=category, sponsor=sponsor,
@@ -254,7 +253,7 @@ def _choices(request) -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 def material_new(request):
-    require(request.user, "materials.manage_master_data")
+    require_to_see(request.user, "materials.manage_master_data")
     error, status = "", 200
     if request.method == "POST":
         post = request.POST
@@ -273,11 +272,11 @@ def material_new(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def material_detail(request, code):
-    require(request.user, "materials.view")
+    require_to_see(request.user, "materials.view")
     material = selectors.material(request.user, code)
     error, status = "", 200
     if request.method == "POST":
-        require(request.user, "materials.manage_master_data")
+        require_to_see(request.user, "materials.manage_master_data")
         post = request.POST
         try:
             if post.get("action") == "suppliers":
@@ -303,7 +302,7 @@ def material_detail(request, code):
 @login_required
 @require_http_methods(["GET", "POST"])
 def supplier_list(request):
-    require(request.user, "materials.view")
+    require_to_see(request.user, "materials.view")
     error, status = "", 200
     if request.method == "POST":
         post = request.POST
@@ -325,7 +324,7 @@ def supplier_list(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def location_list(request):
-    require(request.user, "materials.view")
+    require_to_see(request.user, "materials.view")
     error, status = "", 200
     if request.method == "POST":
         try:
@@ -344,7 +343,7 @@ def location_list(request):
 
 @login_required
 def trace(request):
-    require(request.user, "materials.view_genealogy")
+    require_to_see(request.user, "materials.view_genealogy")
     number = request.GET.get("lot", "").strip()
     context = {"number": number, "recall": None, "error": ""}
     if not number:

@@ -5,20 +5,15 @@ from django.shortcuts import render
 
 from opencdmo.core import registry
 from opencdmo.core import selectors as core_selectors
-from opencdmo.core.errors import PermissionDenied
+from opencdmo.core.access import require_to_see
 
 from . import selectors
 from .models import Deviation
 
 
-def _require(user, permission):
-    if not user.has_permission(permission):
-        raise PermissionDenied(f"You do not have the permission to see this ({permission}).")
-
-
 @login_required
 def deviation_list(request):
-    _require(request.user, "quality.raise_deviation")
+    require_to_see(request.user, "quality.raise_deviation")
     status = request.GET.get("status", "")
     return render(request, "quality/deviations.html", {
         "deviations": selectors.deviations_for(request.user, status=status or None),
@@ -28,7 +23,7 @@ def deviation_list(request):
 
 @login_required
 def deviation_detail(request, number):
-    _require(request.user, "quality.raise_deviation")
+    require_to_see(request.user, "quality.raise_deviation")
     deviation = selectors.deviation(request.user, number)
     return render(request, "quality/deviation_detail.html", {
         "record": deviation, "reference": deviation.number, "kind": registry.kind("quality.deviation"),

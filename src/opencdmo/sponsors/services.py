@@ -3,7 +3,8 @@
 from django.db import transaction
 
 from opencdmo.core import services as core_services
-from opencdmo.core.errors import PermissionDenied, RuleViolation
+from opencdmo.core.access import require
+from opencdmo.core.errors import RuleViolation
 from opencdmo.core.records import create_record, update_record
 from opencdmo.core.scoping import get_scoped
 from opencdmo.core.signatures import SignatureInput, authenticate_signer
@@ -12,14 +13,9 @@ from .models import Product, Program, QualityAgreement, Sponsor
 from .workflows import quality_agreement_workflow
 
 
-def _require(actor, permission: str) -> None:
-    if not actor.has_permission(permission):
-        raise PermissionDenied(f"You do not have the permission to do this ({permission}).")
-
-
 @transaction.atomic
 def create_sponsor(actor, *, code: str, name: str) -> Sponsor:
-    _require(actor, "sponsors.manage")
+    require(actor, "sponsors.manage")
     if Sponsor.objects.filter(code__iexact=code.strip()).exists():
         raise RuleViolation(f"A sponsor with code {code} exists already.")
     sponsor = create_record(actor, Sponsor(code=code.strip().upper(), name=name.strip()))
@@ -29,7 +25,7 @@ def create_sponsor(actor, *, code: str, name: str) -> Sponsor:
 
 @transaction.atomic
 def create_program(actor, *, sponsor: Sponsor, code: str, name: str, description: str = "") -> Program:
-    _require(actor, "sponsors.manage")
+    require(actor, "sponsors.manage")
     sponsor = get_scoped(Sponsor, actor, pk=sponsor.pk)
     if Program.objects.filter(code__iexact=code.strip()).exists():
         raise RuleViolation(f"A program with code {code} exists already.")
@@ -39,7 +35,7 @@ def create_program(actor, *, sponsor: Sponsor, code: str, name: str, description
 
 @transaction.atomic
 def create_product(actor, *, program: Program, code: str, name: str, modality: str, phase: str) -> Product:
-    _require(actor, "sponsors.manage")
+    require(actor, "sponsors.manage")
     program = get_scoped(Program, actor, pk=program.pk)
     if Product.objects.filter(code__iexact=code.strip()).exists():
         raise RuleViolation(f"A product with code {code} exists already.")
@@ -53,7 +49,7 @@ def create_product(actor, *, program: Program, code: str, name: str, modality: s
 
 @transaction.atomic
 def change_product_phase(actor, product: Product, *, phase: str, reason: str) -> Product:
-    _require(actor, "sponsors.manage")
+    require(actor, "sponsors.manage")
     product = get_scoped(Product.objects.select_for_update(), actor, pk=product.pk)
     if phase not in Product.Phase.values:
         raise RuleViolation(f"Phase must be one of: {', '.join(Product.Phase.values)}.")
@@ -66,7 +62,7 @@ def change_product_phase(actor, product: Product, *, phase: str, reason: str) ->
 def draft_quality_agreement(actor, *, sponsor: Sponsor, title: str, sponsor_approval_for_changes: bool = True,
                             deviation_notification_days: int = 2, terms: str = "",
                             effective_date=None) -> QualityAgreement:
-    _require(actor, "sponsors.author_agreement")
+    require(actor, "sponsors.author_agreement")
     sponsor = get_scoped(Sponsor, actor, pk=sponsor.pk)
     if not title.strip():
         raise RuleViolation("Give the quality agreement a title.")
@@ -84,7 +80,7 @@ EDITABLE_AGREEMENT_FIELDS = {"title", "sponsor_approval_for_changes", "deviation
 
 @transaction.atomic
 def edit_quality_agreement(actor, agreement: QualityAgreement, *, reason: str = "", **changes) -> QualityAgreement:
-    _require(actor, "sponsors.author_agreement")
+    require(actor, "sponsors.author_agreement")
     agreement = get_scoped(QualityAgreement.objects.select_for_update(), actor, pk=agreement.pk)
     if unknown := changes.keys() - EDITABLE_AGREEMENT_FIELDS:
         raise RuleViolation(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")

@@ -10,7 +10,8 @@ from django.views.decorators.http import require_http_methods
 
 from opencdmo.core import registry
 from opencdmo.core import selectors as core_selectors
-from opencdmo.core.errors import DomainError, PermissionDenied, RuleViolation
+from opencdmo.core.access import require_to_see
+from opencdmo.core.errors import DomainError, RuleViolation
 from opencdmo.core.pdf import render_pdf
 from opencdmo.core.views import invalid_input
 
@@ -19,20 +20,15 @@ from .models import QualityAgreement
 from .workflows import quality_agreement_workflow
 
 
-def _require(user, permission):
-    if not user.has_permission(permission):
-        raise PermissionDenied(f"You do not have the permission to see this ({permission}).")
-
-
 @login_required
 def sponsor_list(request):
-    _require(request.user, "sponsors.view")
+    require_to_see(request.user, "sponsors.view")
     return render(request, "sponsors/list.html", {"sponsors": selectors.sponsors_for(request.user)})
 
 
 @login_required
 def agreement_list(request):
-    _require(request.user, "sponsors.view")
+    require_to_see(request.user, "sponsors.view")
     status = request.GET.get("status", "")
     return render(request, "sponsors/agreements.html", {
         "agreements": selectors.agreements_for(request.user, status=status or None),
@@ -59,7 +55,7 @@ def _agreement_form(post) -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 def agreement_new(request):
-    _require(request.user, "sponsors.author_agreement")
+    require_to_see(request.user, "sponsors.author_agreement")
     error, status = "", 200
     if request.method == "POST":
         try:
@@ -79,7 +75,7 @@ def agreement_new(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def agreement_edit(request, number):
-    _require(request.user, "sponsors.author_agreement")
+    require_to_see(request.user, "sponsors.author_agreement")
     agreement = selectors.agreement(request.user, number)
     error, status = "", 200
     if request.method == "POST":
@@ -111,14 +107,14 @@ def _agreement_context(request, agreement: QualityAgreement) -> dict:
 
 @login_required
 def agreement_detail(request, number):
-    _require(request.user, "sponsors.view")
+    require_to_see(request.user, "sponsors.view")
     agreement = selectors.agreement(request.user, number)
     return render(request, "sponsors/agreement_detail.html", _agreement_context(request, agreement))
 
 
 @login_required
 def agreement_pdf(request, number):
-    _require(request.user, "sponsors.view")
+    require_to_see(request.user, "sponsors.view")
     agreement = selectors.agreement(request.user, number)
     context = _agreement_context(request, agreement) | {"printed_by": request.user}
     pdf = render_pdf("sponsors/agreement_pdf.html", context, request=request)
