@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
+from opencdmo.core import services
 from opencdmo.core.audit import TIMESTAMP_FORMAT
 from opencdmo.core.domain import chain
 from opencdmo.core.models import AuditEvent
@@ -393,3 +394,37 @@ def test_removing_a_whole_chain_with_its_head_is_found(admin_user, sponsor_a):
             triggers.install(editor)
     assert not result.intact
     assert result.first_break.lane == lane and "missing" in str(result.first_break)
+
+
+@pytest.mark.req("P11-1a")
+@pytest.mark.django_db(transaction=True)
+def test_a_chain_rolled_back_to_an_older_sealed_head_is_found_against_a_checkpoint(admin_user, sponsor_a, tmp_path):
+    import io  # noqa: PLC0415
+
+    from opencdmo.core import triggers  # noqa: PLC0415
+    from opencdmo.core.models import AuditChain  # noqa: PLC0415
+
+    lane = AuditEvent.objects.order_by("-id").values_list("lane", flat=True).first()
+    old_head = AuditChain.objects.filter(lane=lane).values_list("last_seq", "last_hash", "seal").get()
+    services.create_user(admin_user, username="late.user", full_name="Late User", password="a long enough passphrase")
+    assert AuditChain.objects.get(lane=lane).last_seq > old_head[0], "the new events went to the same chain"
+    checkpoint = tmp_path / "heads.json"
+    call_command("audit", "checkpoint", out=checkpoint, stderr=io.StringIO())
+
+    # Someone who can drop the triggers cuts the chain back and puts the old, validly sealed head back.
+    with connection.schema_editor() as editor:
+        triggers.drop(editor)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM core_auditevent WHERE lane = %s AND seq > %s", [lane, old_head[0]])
+            cursor.execute("UPDATE core_auditchain SET last_seq = %s, last_hash = %s, seal = %s WHERE lane = %s",
+                           [*old_head, lane])
+        assert audit_verify()[0] == 0, "without a checkpoint the rollback looks like an intact trail"
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.raises(SystemExit) as exited:
+            call_command("audit", "verify", checkpoint=checkpoint, stdout=out, stderr=err)
+    finally:
+        with connection.schema_editor() as editor:
+            triggers.install(editor)
+    assert exited.value.code == 1
+    assert f"chain {lane}" in err.getvalue() and "shorter than at the checkpoint" in err.getvalue()

@@ -9,6 +9,7 @@ processes, each taking one stretch of the table; their findings are joined stret
 """
 
 import contextlib
+import datetime as dt
 import hashlib
 import os
 import sqlite3
@@ -290,3 +291,44 @@ def _verify_lanes(*, check_seal: bool) -> VerificationResult:
             total += count
             breaks.append(found)
     return VerificationResult(events=total, lanes=len(lanes), first_break=chain.first_break(iter(breaks)))
+
+
+# --- Checkpoints: chain heads kept outside the database -------------------------------------
+
+def make_checkpoint() -> dict:
+    """Every lane's current head, to archive outside the database (with the backups, or with
+    a third party). A later `verify --checkpoint` proves no chain was cut back behind it."""
+    with connection.cursor() as cursor:
+        heads = _heads(cursor)
+    from . import clock  # noqa: PLC0415
+
+    return {
+        "format": "opencdmo-audit-checkpoint/1",
+        "created_at": clock.now().astimezone(dt.UTC).strftime(audit.TIMESTAMP_FORMAT),
+        "chains": {str(lane): {"position": seq, "hash": h} for lane, (seq, h, _) in sorted(heads.items())},
+    }
+
+
+def check_checkpoint(checkpoint: dict) -> chain.Break | None:
+    """The first chain that is shorter than the checkpoint, or whose event at the checkpoint's
+    position is not the one recorded then (a chain rolled back to an older sealed head)."""
+    try:
+        chains = {int(lane): (int(head["position"]), str(head["hash"])) for lane, head in checkpoint["chains"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ValueError("This is not an OpenCDMO audit checkpoint.") from None
+    when = checkpoint.get("created_at", "?")
+    with connection.cursor() as cursor:
+        heads = _heads(cursor)
+        for lane, (position, expected) in sorted(chains.items()):
+            if position == 0:
+                continue
+            head = heads.get(lane)
+            if head is None or head[0] < position:
+                return chain.Break(lane, position, None, f"the chain is shorter than at the checkpoint of {when}")
+            cursor.execute(f"SELECT id, hash FROM {audit._table(AuditEvent)} WHERE lane = %s AND seq = %s",
+                           [lane, position])
+            row = cursor.fetchone()
+            if row is None or row[1] != expected:
+                return chain.Break(lane, position, row[0] if row else None,
+                                   f"the event differs from the one recorded at the checkpoint of {when}")
+    return None
