@@ -381,3 +381,12 @@ def test_the_database_refuses_a_user_id_that_differs_only_in_case(make_user):
     make_user("qc.analyst", Role.QC_ANALYST)
     with pytest.raises(IntegrityError), transaction.atomic():
         User.objects.create(username="QC.Analyst", full_name="Someone Else")
+
+
+@pytest.mark.req("P11-7")
+def test_failures_on_an_already_locked_account_are_recorded_as_such(make_user):
+    person = make_user("op.target", Role.OPERATOR)
+    for _ in range(5):
+        fail_login("op.target")
+    fail_login("op.target")
+    assert user_events(person, "failed_login")[-1].reason == "failed login on a locked account"

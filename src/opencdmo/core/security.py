@@ -66,7 +66,8 @@ def record_failure(user: User | None, attempted_username: str, *, what: str = "l
         user.save(update_fields=["failed_logins", "first_failed_login_at"])
         audit.log_event(
             user, "failed_login" if what == "login" else "failed_signature", record=user,
-            reason=f"failed {what} ({user.failed_logins} of {settings.LOCKOUT_FAILURES})",
+            reason=(f"failed {what} on a locked account" if user.locked_at is not None
+                    else f"failed {what} ({user.failed_logins} of {settings.LOCKOUT_FAILURES})"),
         )
         if user.locked_at is None and user.failed_logins >= settings.LOCKOUT_FAILURES:
             user.locked_at = now

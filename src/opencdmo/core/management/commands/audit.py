@@ -60,7 +60,8 @@ class Command(BaseCommand):
         if first_break is None:
             against = f", consistent with the checkpoint of {earlier.get('created_at')}" if earlier else ""
             self.stdout.write(
-                f"Audit trail intact: {result.events} events in {result.lanes} chains verified "
+                f"Audit trail intact: {result.events} event{'s' if result.events != 1 else ''} in "
+                f"{result.lanes} chain{'s' if result.lanes != 1 else ''} verified "
                 f"in {elapsed:.2f} s{against}."
             )
             return
