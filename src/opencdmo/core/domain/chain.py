@@ -45,17 +45,18 @@ def _array_encoder():
     event, so the same C encoder is built once here (and checked against `encode` on a sample
     of every kind of value; without the C accelerator, `encode` itself is used).
     """
+    plain = lambda values: _encoder.encode(list(values))  # noqa: E731
     make = getattr(json.encoder, "c_make_encoder", None)
-    if make is not None:
-        try:
-            fast = make(None, _encoder.default, json.encoder.encode_basestring, None, ":", ",",
-                        False, False, True)
-            probe = (1, -2, 10**20, None, True, "", "é ü 中 \u2028 \x7f", '"\\/\b\f\n\r\t\x00\x1f')
-            if "".join(fast(probe, 0)) == _encoder.encode(list(probe)):
-                return lambda values: "".join(fast(values, 0))
-        except (TypeError, ValueError):  # another interpreter's accelerator: use the plain path
-            pass
-    return lambda values: _encoder.encode(list(values))
+    if make is None:
+        return plain
+    try:
+        fast = make(None, _encoder.default, json.encoder.encode_basestring, None, ":", ",",
+                    False, False, True)
+        probe = (1, -2, 10**20, None, True, "", "é ü 中 \u2028 \x7f", '"\\/\b\f\n\r\t\x00\x1f')
+        same = "".join(fast(probe, 0)) == _encoder.encode(list(probe))
+    except (TypeError, ValueError):  # another interpreter's accelerator: use the plain path
+        return plain
+    return (lambda values: "".join(fast(values, 0))) if same else plain
 
 
 _encode_array = _array_encoder()

@@ -12,7 +12,7 @@ import pint
 
 
 class UnitError(ValueError):
-    pass
+    """A quantity or unit a person typed that this system cannot use; the message says why."""
 
 
 # What a unit expression may contain: names, prefixes, exponents, products and quotients.
