@@ -13,9 +13,12 @@ from ninja.parser import Parser
 from .core.api import AUTH
 from .core.api import router as core_router
 from .core.errors import DomainError
+from .documents.api import router as documents_router
 from .facilities.api import router as facilities_router
 from .materials.api import router as materials_router
+from .quality.api import router as quality_router
 from .sponsors.api import router as sponsors_router
+from .training.api import router as training_router
 
 NUL_REFUSED = "Text may not contain NUL (0x00) characters."
 
@@ -92,6 +95,9 @@ api = Api(
 )
 api.add_router("/", core_router)
 api.add_router("/", sponsors_router)
+api.add_router("/", documents_router)
+api.add_router("/", training_router)
+api.add_router("/", quality_router)
 api.add_router("/", materials_router)
 api.add_router("/", facilities_router)
 

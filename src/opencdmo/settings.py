@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "ninja",
     "opencdmo.core",
     "opencdmo.sponsors",
+    "opencdmo.documents",
+    "opencdmo.training",
     "opencdmo.quality",
     "opencdmo.facilities",
     "opencdmo.materials",

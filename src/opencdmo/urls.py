@@ -5,6 +5,8 @@ from .api import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("sponsors/", include("opencdmo.sponsors.urls")),
+    path("documents/", include("opencdmo.documents.urls")),
+    path("training/", include("opencdmo.training.urls")),
     path("quality/", include("opencdmo.quality.urls")),
     path("facilities/", include("opencdmo.facilities.urls")),
     path("materials/", include("opencdmo.materials.urls")),

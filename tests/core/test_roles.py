@@ -18,10 +18,12 @@ def test_every_role_has_a_label_and_permissions(role):
 
 
 @pytest.mark.req("P11-1g")
-def test_sponsor_viewer_has_no_write_permission():
+def test_sponsor_viewer_writes_nothing_but_signs_its_own_change_approvals():
+    """A sponsor's quality lead never writes CDMO records; the one thing they do is sign the
+    sponsor's decision on a change its quality agreement asks it to approve."""
     granted = PERMISSIONS[Role.SPONSOR_VIEWER]
     assert granted
-    assert [p for p in granted if not _is_read(p)] == []
+    assert [p for p in granted if not _is_read(p)] == ["quality.sponsor_approve_change"]
 
 
 @pytest.mark.req("P11-1g")

@@ -139,6 +139,8 @@ class Signature(models.Model):
         QA_RELEASED = "QA Released"
         REJECTED = "Rejected"
         RESPONSIBILITY = "Responsibility"
+        READ_AND_UNDERSTOOD = "Read and Understood"
+        TRAINER = "Trainer"
 
     signer = models.ForeignKey(User, on_delete=models.PROTECT, related_name="signatures")
     printed_name = models.CharField(max_length=200)

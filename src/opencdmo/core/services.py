@@ -7,7 +7,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from . import audit, clock, filestore
+from . import audit, clock, filestore, signals
 from .access import require
 from .domain.roles import Role
 from .errors import Conflict, NotFound, PermissionDenied, RuleViolation
@@ -70,6 +70,8 @@ def grant_role(actor, user: User, role: str, *, reason: str = "") -> None:
         audit.log_event(actor, "permission_change", record=user,
                         changes={"roles": [None, role.value]}, reason=reason)
     user.forget_cached_access()
+    if created:
+        signals.role_granted.send(sender=RoleGrant, actor=actor, user=user, role=role)
 
 
 @transaction.atomic

@@ -12,14 +12,12 @@ rest in a "+N more" box that also takes their links. Within a column, nodes are 
 mean position of their neighbours in the column before (fewer crossings).
 """
 
-import io
 from collections import defaultdict
 
-from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
-from opencdmo.core import registry
+from opencdmo.core import charts, registry
 
 from .selectors import Trace
 
@@ -82,7 +80,7 @@ def trace_svg(trace: Trace) -> str:
     types = sorted({_type_of(n) for n in depth}, key=lambda t: (t not in KNOWN_COLOURS, t))
     colour = _colours(types)
 
-    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "opencdmo-genealogy", "font.size": 8}):
+    with charts.style("genealogy"):
         width, height = max(5.0, 0.8 + INCH_PER_COLUMN * n_columns), 1.3 + INCH_PER_ROW * n_rows
         fig = Figure(figsize=(width, height))
         ax = fig.add_axes((0.01, 0.01, 0.98, 1 - 1.0 / height))
@@ -121,11 +119,7 @@ def trace_svg(trace: Trace) -> str:
                  fontweight="bold", parse_math=False)
         fig.legend(handles=legend, loc="upper left", ncols=min(len(legend), 6), frameon=False,
                    bbox_to_anchor=(0.0, 1 - 0.3 / height), handlelength=1.2, fontsize=8)
-
-        out = io.StringIO()
-        fig.savefig(out, format="svg", metadata={"Date": None})
-    svg = out.getvalue()
-    return svg[svg.index("<svg"):]
+        return charts.svg_text(fig)
 
 
 def _type_of(node: str) -> str:

@@ -47,6 +47,9 @@ _STAFF_READ = {
     "facilities.view",
     "materials.view",
     "quality.raise_deviation",
+    "quality.view",
+    "documents.view",
+    "training.view",
     "core.view_audit_trail",
     "core.view_signatures",
     "core.add_attachment",
@@ -66,6 +69,13 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "facilities.manage_rooms",
             "materials.issue",
             "materials.adjust",
+            "documents.author",
+            "training.train",
+            "training.view_all",
+            "quality.investigate",
+            "quality.manage_capa",
+            "quality.propose_change",
+            "quality.assess_risk",
         }
     ),
     Role.MATERIAL_HANDLER: frozenset(
@@ -73,7 +83,9 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
                        "materials.manage_master_data"}
     ),
     Role.QC_ANALYST: frozenset(_STAFF_READ),
-    Role.QC_REVIEWER: frozenset(_STAFF_READ),
+    Role.QC_REVIEWER: frozenset(
+        _STAFF_READ | {"documents.author", "quality.investigate", "quality.manage_capa", "quality.propose_change"}
+    ),
     Role.QA_SPECIALIST: frozenset(
         _STAFF_READ
         | {
@@ -87,6 +99,18 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "materials.disposition",
             "materials.manage_master_data",
             "materials.view_genealogy",
+            "documents.author",
+            "documents.review",
+            "documents.manage",
+            "training.manage",
+            "training.train",
+            "training.view_all",
+            "quality.classify_deviation",
+            "quality.investigate",
+            "quality.manage_capa",
+            "quality.propose_change",
+            "quality.assess_change",
+            "quality.assess_risk",
         }
     ),
     Role.QA_APPROVER: frozenset(
@@ -99,14 +123,31 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "facilities.qualify_equipment",
             "materials.disposition",
             "materials.view_genealogy",
+            "documents.review",
+            "documents.approve",
+            "documents.manage",
+            "training.view_all",
+            "quality.classify_deviation",
+            "quality.close_deviation",
+            "quality.approve_extension",
+            "quality.manage_capa",
+            "quality.approve_capa",
+            "quality.assess_change",
+            "quality.approve_change",
+            "quality.approve_risk",
         }
     ),
     Role.PLANNER: frozenset(_STAFF_READ),
-    Role.PD_SCIENTIST: frozenset(_STAFF_READ),
+    Role.PD_SCIENTIST: frozenset(
+        _STAFF_READ
+        | {"documents.author", "quality.investigate", "quality.manage_capa", "quality.propose_change",
+           "quality.assess_risk"}
+    ),
     # A sponsor's quality lead reads their own records and signs what their quality
     # agreement asks them to approve; they never write CDMO records.
     Role.SPONSOR_VIEWER: frozenset(
-        {"sponsors.view", "materials.view", "materials.view_genealogy", "core.view_audit_trail", "core.view_signatures"}
+        {"sponsors.view", "materials.view", "materials.view_genealogy", "core.view_audit_trail", "core.view_signatures",
+         "documents.view", "quality.view", "quality.sponsor_approve_change"}
     ),
     Role.SYSTEM_ADMIN: frozenset(
         _STAFF_READ

@@ -1,0 +1,5 @@
+"""The documents app over HTTP. Thin: selectors and services do the work."""
+
+from ninja import Router
+
+router = Router(tags=["Documents"])

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DocumentsConfig(AppConfig):
+    name = "opencdmo.documents"
+    verbose_name = "Controlled documents"

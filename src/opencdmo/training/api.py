@@ -1,0 +1,5 @@
+"""The training app over HTTP. Thin: selectors and services do the work."""
+
+from ninja import Router
+
+router = Router(tags=["Training"])

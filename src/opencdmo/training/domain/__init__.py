@@ -1,0 +1,1 @@
+"""Pure rules of the training app: no Django."""
