@@ -43,16 +43,13 @@ import datetime as dt
 import json
 import os
 import random
-import shutil
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+import harness
+from harness import Inserter, log, median, p95, postgres_url, reset_sequences, setup_django, throwaway_database
 
 BENCH_DB = "opencdmo_bench_gen"
 TRACE_P95_MS_MAX = 200.0
@@ -81,98 +78,9 @@ BASE = dt.datetime(2016, 1, 4, 7, 0, tzinfo=dt.UTC)
 SPAN_S = YEARS * 365 * 86_400
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def median(values):
-    return statistics.median(values) if values else float("nan")
-
-
-def p95(values):
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-
-
 # --------------------------------------------------------------------------------------------
 # Worker side: runs inside Django against one database.
 # --------------------------------------------------------------------------------------------
-
-
-def _setup_django():
-    os.environ["DJANGO_SETTINGS_MODULE"] = "opencdmo.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-class Inserter:
-    """Bulk rows into one model's table: COPY on PostgreSQL, executemany on SQLite.
-
-    Columns the caller does not give get the field's default (so the bench keeps working when
-    a model gains a field with a default); ids are given explicitly, sequences reset after.
-    """
-
-    def __init__(self, model, columns: list[str]):
-        from django.db import connection
-
-        self.model = model
-        self.vendor = connection.vendor
-        fields = {f.column: f for f in model._meta.concrete_fields}
-        unknown = set(columns) - set(fields)
-        if unknown:
-            raise RuntimeError(f"{model.__name__} has no column(s) {sorted(unknown)}: update bench/genealogy.py")
-        self.extra = [c for c, f in fields.items() if c not in columns and not f.primary_key]
-        self.extra_values = tuple(fields[c].get_db_prep_save(fields[c].get_default(), connection)
-                                  for c in self.extra)
-        self.columns = [*columns, *self.extra]
-        self.table = model._meta.db_table
-
-    def when(self, moment: dt.datetime):
-        """A timestamp as this database takes it in bulk."""
-        from django.db import connection
-
-        return moment if self.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(moment)
-
-    def insert(self, rows, chunk: int = 50_000) -> int:
-        from django.db import connection, transaction
-
-        extra, n = self.extra_values, 0
-        names = ", ".join(connection.ops.quote_name(c) for c in self.columns)
-        with transaction.atomic(), connection.cursor() as cursor:
-            if self.vendor == "postgresql":
-                with cursor.cursor.copy(f"COPY {connection.ops.quote_name(self.table)} ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row + extra)
-                        n += 1
-            else:
-                sql = (f"INSERT INTO {connection.ops.quote_name(self.table)} ({names}) "
-                       f"VALUES ({', '.join(['%s'] * len(self.columns))})")
-                buffer = []
-                for row in rows:
-                    buffer.append(row + extra)
-                    if len(buffer) >= chunk:
-                        cursor.executemany(sql, buffer)
-                        n += len(buffer)
-                        buffer = []
-                if buffer:
-                    cursor.executemany(sql, buffer)
-                    n += len(buffer)
-        return n
-
-
-def _reset_sequences(models) -> None:
-    from django.core.management.color import no_style
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        for sql in connection.ops.sequence_reset_sql(no_style(), models):
-            cursor.execute(sql)
 
 
 def _moment(fraction: float) -> dt.datetime:
@@ -349,7 +257,7 @@ def build(size: dict) -> dict:
     counts["materials_inventorytransaction"] = tx.insert(transactions())
     log(f"  {counts['materials_inventorytransaction']:,} inventory transactions inserted "
         f"in {time.perf_counter() - t0:.1f} s")
-    _reset_sequences([Lot, GenealogyLink, InventoryTransaction])
+    reset_sequences([Lot, GenealogyLink, InventoryTransaction])
     if connection.vendor == "postgresql":  # what autovacuum does after a load: statistics, visibility map
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
@@ -445,7 +353,7 @@ def worker(args) -> None:
 
     size = QUICK if args.quick else FULL
     t0 = time.perf_counter()
-    _setup_django()
+    setup_django()
     data = build(size)
     build_s = time.perf_counter() - t0
     log(f"  data set built in {build_s:.1f} s (not measured)")
@@ -463,35 +371,8 @@ def worker(args) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _url_for(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{dbname}", parts.query, ""))
-
-
-def _pg_admin(url: str, sql: str) -> None:
-    import psycopg
-
-    conninfo = _url_for(url, "postgres").replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def run_worker(quick: bool, database_url: str | None, timeout: int = 1800) -> dict:
-    data_dir = tempfile.mkdtemp(prefix="opencdmo-bench-gen-")
-    out = Path(data_dir) / "result.json"
-    env = {k: v for k, v in os.environ.items() if k != "OPENCDMO_DATABASE_URL"}
-    env["OPENCDMO_DATA_DIR"] = data_dir
-    env["OPENCDMO_SECRET_KEY"] = "bench-" + uuid.uuid4().hex
-    if database_url:
-        env["OPENCDMO_DATABASE_URL"] = database_url
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--out", str(out)]
-    if quick:
-        cmd.append("--quick")
-    try:
-        subprocess.run(cmd, env=env, check=True, timeout=timeout)
-        return json.loads(out.read_text())
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+def run_worker(quick: bool, database: str | None) -> dict:
+    return harness.run_worker(__file__, ["--quick"] if quick else [], database)
 
 
 def main() -> None:
@@ -509,20 +390,14 @@ def main() -> None:
     started = time.perf_counter()
     mode = "quick" if args.quick else "full"
     size = QUICK if args.quick else FULL
-    pg_url = args.postgres or os.environ.get("OPENCDMO_DATABASE_URL") or None
-    if pg_url and not pg_url.startswith("postgres"):
-        pg_url = None  # OPENCDMO_DATABASE_URL may point at SQLite
+    pg_url = postgres_url(args.postgres)
     results = {}
     log(f"[{mode}] SQLite: build the data set, trace")
     results["sqlite"] = run_worker(args.quick, None)
     if pg_url:
         log(f"[{mode}] PostgreSQL ({urlsplit(pg_url).hostname}, database {BENCH_DB}): build, trace")
-        _pg_admin(pg_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        _pg_admin(pg_url, f"CREATE DATABASE {BENCH_DB}")
-        try:
-            results["postgresql"] = run_worker(args.quick, _url_for(pg_url, BENCH_DB))
-        finally:
-            _pg_admin(pg_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        with throwaway_database(pg_url, BENCH_DB) as url:
+            results["postgresql"] = run_worker(args.quick, url)
 
     metrics: dict = {"mode": mode}
     targets: dict = {}
