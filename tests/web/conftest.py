@@ -63,9 +63,69 @@ def _lot(author, sponsor, title: str) -> str:
     return lot_for_sponsor(author, sponsor, title)
 
 
+# Documents and training: a sponsor's effective specification, and a trainee's assignment on it.
+def _document(author, sponsor, title: str) -> str:
+    from tests.documents.builders import sponsor_specification  # noqa: PLC0415
+
+    return sponsor_specification(author, sponsor, title)[0].number
+
+
+def _document_version(author, sponsor, title: str) -> str:
+    from opencdmo.documents.models import DocumentVersion  # noqa: PLC0415
+    from tests.documents.builders import sponsor_specification  # noqa: PLC0415
+
+    existing = DocumentVersion.objects.filter(document__sponsor=sponsor).first()
+    return (existing or sponsor_specification(author, sponsor, title)[1]).number
+
+
+def _training_assignment(author, sponsor, title: str) -> str:
+    from tests.documents.builders import sponsor_training  # noqa: PLC0415
+
+    return sponsor_training(author, sponsor, title).number
+
+
+def _capa(author, sponsor, title: str) -> str:
+    from tests.quality.builders import capa_for_sponsor  # noqa: PLC0415
+
+    return capa_for_sponsor(author, sponsor, title)
+
+
+def _extension(author, sponsor, title: str) -> str:
+    from tests.quality.builders import extension_for_sponsor  # noqa: PLC0415
+
+    return extension_for_sponsor(author, sponsor, title)
+
+
+# --- Change control / Risk assessment ---
+def _change(author, sponsor, title: str) -> str:
+    from tests.quality.change_builders import change_for_sponsor  # noqa: PLC0415
+
+    return change_for_sponsor(author, sponsor, title)
+
+
+def _sponsor_approval(author, sponsor, title: str) -> str:
+    from tests.quality.change_builders import sponsor_approval_for_sponsor  # noqa: PLC0415
+
+    return sponsor_approval_for_sponsor(author, sponsor, title)
+
+
+def _risk_assessment(author, sponsor, title: str) -> str:
+    from tests.quality.change_builders import risk_assessment_for_sponsor  # noqa: PLC0415
+
+    return risk_assessment_for_sponsor(author, sponsor, title)
+
+
 RECORD_BUILDERS = {
+    "quality.changecontrol": _change,
+    "quality.sponsorapproval": _sponsor_approval,
+    "quality.riskassessment": _risk_assessment,
     "quality.deviation": _deviation,
+    "quality.capa": _capa,
+    "quality.duedateextension": _extension,
     "materials.lot": _lot,
+    "documents.document": _document,
+    "documents.documentversion": _document_version,
+    "training.trainingassignment": _training_assignment,
 }
 
 

@@ -68,10 +68,112 @@ def _actions():
             for t in kind.workflow.transitions]
 
 
+# --- Deviations ---
+_DEVIATION_STEP_FORMS = {
+    "edit": {"title": "Taken over", "description": "segregation probe"},
+    "classify": {"patient_safety": "yes", "investigator": "only.acme"},
+    "investigator": {"investigator": "only.acme", "reason": "segregation probe"},
+    "investigation": {"root_cause": "segregation probe"},
+    "immediate-actions": {"immediate_actions": "segregation probe"},
+    "links": {"record_type": "quality.deviation", "reference": "DEV-0"},
+    "extensions": {"requested_due_date": "2099-01-01", "justification": "segregation probe"},
+    "capas": {"title": "segregation probe", "problem": "segregation probe", "owner": "only.acme"},
+}
+# --- CAPA ---
+_CAPA_STEP_FORMS = {
+    "actions": {"kind": "corrective", "description": "segregation probe", "due_date": "2099-01-01"},
+    "completion": {"effectiveness_criteria": "segregation probe"},
+    "effectiveness": {"result": "effective", "evidence": "segregation probe"},
+    "extensions": {"requested_due_date": "2099-01-01", "justification": "segregation probe"},
+}
+
+
+def _capa_action(records) -> int:
+    from opencdmo.quality.models import CapaAction  # noqa: PLC0415
+
+    return CapaAction.objects.filter(capa__number=records.references["quality.capa"]).values_list("pk", flat=True)[0]
+
+
+# --- Change control / Risk assessment --- (helpers for the probes below)
+def _cc(r) -> str:
+    return r.references["quality.changecontrol"]
+
+
+def _ra(r) -> str:
+    return r.references["quality.riskassessment"]
+
+
+def _cc_task(r) -> int:
+    from opencdmo.quality.models import ChangeTask  # noqa: PLC0415
+
+    return ChangeTask.objects.filter(change__number=_cc(r)).first().pk
+
+
+def _ra_row(r) -> int:
+    from opencdmo.quality.models import FailureMode  # noqa: PLC0415
+
+    return FailureMode.objects.filter(assessment__number=_ra(r)).first().pk
+
+
+def _fmea_row(_r=None, _u=None) -> dict:
+    return {"step": "Probe", "failure_mode": "probe", "effect": "probe", "cause": "probe", "severity": 2,
+            "occurrence": 2, "detection": 2}
+
+
 # Django URL patterns (pages) → the probes that name a sponsor's record through that route.
 PAGE_PROBES: dict[str, list[Probe]] = {
+    # --- Change control ---
+    "quality/changes/<str:number>/": [Probe("GET", lambda r: f"/quality/changes/{_cc(r)}/")],
+    "quality/changes/<str:number>/edit/": [
+        Probe("GET", lambda r: f"/quality/changes/{_cc(r)}/edit/"),
+        Probe("POST", lambda r: f"/quality/changes/{_cc(r)}/edit/", lambda r, u: {
+            "title": "Taken over", "description": "d", "justification": "j", "kind": "process", "reason": "probe"}),
+    ],
+    "quality/changes/<str:number>/assessment/": [
+        Probe("POST", lambda r: f"/quality/changes/{_cc(r)}/assessment/",
+              lambda r, u: {"classification": "critical", "risk_summary": "probe"})],
+    "quality/changes/<str:number>/impacts/": [
+        Probe("POST", lambda r: f"/quality/changes/{_cc(r)}/impacts/",
+              lambda r, u: {"area": "document", "assessment": "probe"})],
+    "quality/changes/<str:number>/tasks/": [
+        Probe("POST", lambda r: f"/quality/changes/{_cc(r)}/tasks/",
+              lambda r, u: {"description": "probe", "owner": u.username, "due_date": "2026-06-01"}, label="plan"),
+        Probe("POST", lambda r: f"/quality/changes/{_cc(r)}/tasks/", lambda r, u: {"task": str(_cc_task(r))},
+              label="complete"),
+    ],
+    "quality/changes/<str:number>/pdf/": [Probe("GET", lambda r: f"/quality/changes/{_cc(r)}/pdf/")],
+    "quality/sponsor-approvals/<str:number>/": [
+        Probe("GET", lambda r: f"/quality/sponsor-approvals/{r.references['quality.sponsorapproval']}/")],
+    # --- Risk assessment ---
+    "quality/risk-assessments/<str:number>/": [Probe("GET", lambda r: f"/quality/risk-assessments/{_ra(r)}/")],
+    "quality/risk-assessments/<str:number>/failure-modes/": [
+        Probe("GET", lambda r: f"/quality/risk-assessments/{_ra(r)}/failure-modes/?row={_ra_row(r)}"),
+        Probe("POST", lambda r: f"/quality/risk-assessments/{_ra(r)}/failure-modes/", _fmea_row),
+    ],
     "quality/deviations/<str:number>/": [
         Probe("GET", lambda r: f"/quality/deviations/{r.references['quality.deviation']}/"),
+    ],
+    # --- Deviations ---
+    "quality/deviations/<str:number>/pdf/": [
+        Probe("GET", lambda r: f"/quality/deviations/{r.references['quality.deviation']}/pdf/"),
+    ],
+    "quality/deviations/<str:number>/<str:step>/": [
+        Probe("POST", lambda r, s=s: f"/quality/deviations/{r.references['quality.deviation']}/{s}/", label=s,
+              data=lambda r, u, d=d: d) for s, d in _DEVIATION_STEP_FORMS.items()
+    ],
+    "quality/extensions/<str:number>/": [
+        Probe("GET", lambda r: f"/quality/extensions/{r.references['quality.duedateextension']}/"),
+    ],
+    # --- CAPA ---
+    "quality/capas/<str:number>/": [Probe("GET", lambda r: f"/quality/capas/{r.references['quality.capa']}/")],
+    "quality/capas/<str:number>/<str:step>/": [
+        Probe("POST", lambda r, s=s: f"/quality/capas/{r.references['quality.capa']}/{s}/", label=s,
+              data=lambda r, u, d=d: {**d, "owner": u.username}) for s, d in _CAPA_STEP_FORMS.items()
+    ],
+    "quality/capas/<str:number>/actions/<int:pk>/<str:step>/": [
+        Probe("POST", lambda r, s=s: f"/quality/capas/{r.references['quality.capa']}/actions/{_capa_action(r)}/{s}/",
+              label=s, data=lambda r, u: {"evidence": "segregation probe", "reason": "segregation probe"})
+        for s in ("complete", "verify", "cancel")
     ],
     "sponsors/quality-agreements/<str:number>/": [
         Probe("GET", lambda r: f"/sponsors/quality-agreements/{r.agreement.number}/"),
@@ -125,10 +227,106 @@ PAGE_PROBES: dict[str, list[Probe]] = {
               data=lambda r, u: {"action": "edit", "name": "taken over", "category": "reagent", "storage": "ult",
                                  "unit": "mL", "reason": "segregation probe"}),
     ],
+    # --- Documents and training: r.references["documents.document"] / ["documents.documentversion"] /
+    # ["training.trainingassignment"] (tests/documents/builders.py) ---
+    **{f"documents/<str:number>/{tail}": [
+        Probe("GET", lambda r, t=tail: f"/documents/{r.references['documents.document']}/{t}"),
+        *([] if tail == "" else [Probe("POST", lambda r, t=tail: f"/documents/{r.references['documents.document']}/{t}",
+                                       _signature)]),
+    ] for tail in ("", "new-version/", "periodic-review/")},
+    **{f"documents/versions/<str:number>/{tail}": [
+        Probe("GET", lambda r, t=tail: f"/documents/versions/{r.references['documents.documentversion']}/{t}"),
+        *([] if tail != "edit/" else [Probe(
+            "POST", lambda r: f"/documents/versions/{r.references['documents.documentversion']}/edit/",
+            lambda r, u: {"content": "taken over", "change_summary": "segregation probe"})]),
+    ] for tail in ("", "edit/", "pdf/")},
+    "training/assignments/<str:number>/": [
+        Probe("GET", lambda r: f"/training/assignments/{r.references['training.trainingassignment']}/")],
+    "training/assignments/<str:number>/session/": [
+        Probe("GET", lambda r: f"/training/assignments/{r.references['training.trainingassignment']}/session/"),
+        Probe("POST", lambda r: f"/training/assignments/{r.references['training.trainingassignment']}/session/",
+              lambda r, u: {"result": "pass", "score": "90", "username": u.username, "password": PASSWORD}),
+    ],
 }
 
 # Ninja operations (method, path) → the probe that names a sponsor's record through it.
 API_PROBES: dict[tuple[str, str], list[Probe]] = {
+    # --- Change control ---
+    ("GET", "/change-controls/{number}"): [Probe("GET", lambda r: f"/api/v1/change-controls/{_cc(r)}", api=True)],
+    ("PATCH", "/change-controls/{number}/assessment"): [
+        Probe("PATCH", lambda r: f"/api/v1/change-controls/{_cc(r)}/assessment", api=True,
+              data=lambda r, u: {"classification": "critical"})],
+    ("POST", "/change-controls/{number}/impacts"): [
+        Probe("POST", lambda r: f"/api/v1/change-controls/{_cc(r)}/impacts", api=True,
+              data=lambda r, u: {"area": "document", "assessment": "probe"})],
+    ("POST", "/change-controls/{number}/tasks"): [
+        Probe("POST", lambda r: f"/api/v1/change-controls/{_cc(r)}/tasks", api=True,
+              data=lambda r, u: {"description": "probe", "owner": u.username, "due_date": "2026-06-01"})],
+    ("POST", "/change-controls/{number}/tasks/{task_id}/complete"): [
+        Probe("POST", lambda r: f"/api/v1/change-controls/{_cc(r)}/tasks/{_cc_task(r)}/complete", api=True,
+              data=lambda r, u: {})],
+    ("POST", "/change-controls/{number}/{action}"): [
+        Probe("POST", lambda r, a=a: f"/api/v1/change-controls/{_cc(r)}/{a}", _signature, api=True, label=a)
+        for a in ("submit", "request_approval", "return_to_assessment", "approve", "implement", "close", "reject",
+                  "cancel")],
+    ("GET", "/sponsor-approvals/{number}"): [
+        Probe("GET", lambda r: f"/api/v1/sponsor-approvals/{r.references['quality.sponsorapproval']}", api=True)],
+    ("POST", "/sponsor-approvals/{number}/{action}"): [
+        Probe("POST", lambda r, a=a: f"/api/v1/sponsor-approvals/{r.references['quality.sponsorapproval']}/{a}",
+              _signature, api=True, label=a) for a in ("approve", "reject")],
+    # --- Risk assessment ---
+    ("GET", "/risk-assessments/{number}"): [
+        Probe("GET", lambda r: f"/api/v1/risk-assessments/{_ra(r)}", api=True)],
+    ("POST", "/risk-assessments/{number}/failure-modes"): [
+        Probe("POST", lambda r: f"/api/v1/risk-assessments/{_ra(r)}/failure-modes", api=True, data=_fmea_row)],
+    ("PATCH", "/risk-assessments/{number}/failure-modes/{row_id}"): [
+        Probe("PATCH", lambda r: f"/api/v1/risk-assessments/{_ra(r)}/failure-modes/{_ra_row(r)}", api=True,
+              data=lambda r, u: {"severity": 1})],
+    ("POST", "/risk-assessments/{number}/{action}"): [
+        Probe("POST", lambda r, a=a: f"/api/v1/risk-assessments/{_ra(r)}/{a}", _signature, api=True, label=a)
+        for a in ("submit", "review", "approve", "return", "void")],
+    # --- Deviations ---
+    ("GET", "/deviations/{number}"): [
+        Probe("GET", lambda r: f"/api/v1/deviations/{r.references['quality.deviation']}", api=True)],
+    ("POST", "/deviations/{number}/classify"): [
+        Probe("POST", lambda r: f"/api/v1/deviations/{r.references['quality.deviation']}/classify", api=True,
+              data=lambda r, u: {"answers": {"patient_safety": "yes"}, "investigator": u.username})],
+    ("POST", "/deviations/{number}/investigation"): [
+        Probe("POST", lambda r: f"/api/v1/deviations/{r.references['quality.deviation']}/investigation", api=True,
+              data=lambda r, u: {"root_cause": "segregation probe"})],
+    ("POST", "/deviations/{number}/extensions"): [
+        Probe("POST", lambda r: f"/api/v1/deviations/{r.references['quality.deviation']}/extensions", api=True,
+              data=lambda r, u: {"requested_due_date": "2099-01-01", "justification": "segregation probe"})],
+    ("POST", "/deviations/{number}/{action}"): [
+        Probe("POST", lambda r, a=a: f"/api/v1/deviations/{r.references['quality.deviation']}/{a}", _signature,
+              api=True, label=a) for a in ("submit", "return", "close", "cancel")],
+    ("GET", "/extensions/{number}"): [
+        Probe("GET", lambda r: f"/api/v1/extensions/{r.references['quality.duedateextension']}", api=True)],
+    ("POST", "/extensions/{number}/{action}"): [
+        Probe("POST", lambda r, a=a: f"/api/v1/extensions/{r.references['quality.duedateextension']}/{a}",
+              _signature, api=True, label=a) for a in ("approve", "reject")],
+    # --- CAPA ---
+    ("GET", "/capas/{number}"): [Probe("GET", lambda r: f"/api/v1/capas/{r.references['quality.capa']}", api=True)],
+    ("POST", "/capas/{number}/actions"): [
+        Probe("POST", lambda r: f"/api/v1/capas/{r.references['quality.capa']}/actions", api=True,
+              data=lambda r, u: {"kind": "corrective", "description": "probe", "owner": u.username,
+                                 "due_date": "2099-01-01"})],
+    ("POST", "/capas/{number}/actions/{action_id}/{step}"): [
+        Probe("POST", lambda r, s=s: f"/api/v1/capas/{r.references['quality.capa']}/actions/{_capa_action(r)}/{s}",
+              api=True, label=s, data=lambda r, u: {"evidence": "probe", "reason": "probe"})
+        for s in ("complete", "verify", "cancel")],
+    ("POST", "/capas/{number}/completion"): [
+        Probe("POST", lambda r: f"/api/v1/capas/{r.references['quality.capa']}/completion", api=True,
+              data=lambda r, u: {"effectiveness_criteria": "probe"})],
+    ("POST", "/capas/{number}/effectiveness"): [
+        Probe("POST", lambda r: f"/api/v1/capas/{r.references['quality.capa']}/effectiveness", api=True,
+              data=lambda r, u: {"result": "effective", "evidence": "probe"})],
+    ("POST", "/capas/{number}/extensions"): [
+        Probe("POST", lambda r: f"/api/v1/capas/{r.references['quality.capa']}/extensions", api=True,
+              data=lambda r, u: {"requested_due_date": "2099-01-01", "justification": "probe"})],
+    ("POST", "/capas/{number}/{action}"): [
+        Probe("POST", lambda r, a=a: f"/api/v1/capas/{r.references['quality.capa']}/{a}", _signature, api=True,
+              label=a) for a in ("approve", "close", "cancel")],
     ("GET", "/sponsors/{code}"): [Probe("GET", lambda r: f"/api/v1/sponsors/{r.sponsor.code}", api=True)],
     ("GET", "/sponsors/{code}/programs"): [
         Probe("GET", lambda r: f"/api/v1/sponsors/{r.sponsor.code}/programs", api=True)],
@@ -167,10 +365,49 @@ API_PROBES: dict[tuple[str, str], list[Probe]] = {
         Probe("POST", lambda r, t=t: f"/api/v1/records/{t}/{r.references[t]}/attachments", _upload, api=True,
               multipart=True, label=t)
         for t, _ in _kinds()],
+    # --- Documents and training ---
+    ("GET", "/documents/{number}"): [
+        Probe("GET", lambda r: f"/api/v1/documents/{r.references['documents.document']}", api=True)],
+    ("GET", "/documents/{number}/effective-version"): [
+        Probe("GET", lambda r: f"/api/v1/documents/{r.references['documents.document']}/effective-version",
+              api=True)],
+    ("POST", "/documents/{number}/versions"): [
+        Probe("POST", lambda r: f"/api/v1/documents/{r.references['documents.document']}/versions", api=True,
+              data=lambda r, u: {"major_change": True, "change_summary": "segregation probe"})],
+    ("POST", "/documents/{number}/make-obsolete"): [
+        Probe("POST", lambda r: f"/api/v1/documents/{r.references['documents.document']}/make-obsolete",
+              _signature, api=True)],
+    ("GET", "/document-versions/{number}"): [
+        Probe("GET", lambda r: f"/api/v1/document-versions/{r.references['documents.documentversion']}", api=True)],
+    ("PATCH", "/document-versions/{number}"): [
+        Probe("PATCH", lambda r: f"/api/v1/document-versions/{r.references['documents.documentversion']}",
+              api=True, data=lambda r, u: {"content": "taken over"})],
+    ("POST", "/document-versions/{number}/{action}"): [
+        Probe("POST", lambda r, a=a: f"/api/v1/document-versions/{r.references['documents.documentversion']}/{a}",
+              _signature, api=True, label=a) for a in ("submit", "review", "approve", "return", "withdraw")],
+    ("GET", "/training/assignments/{number}"): [
+        Probe("GET", lambda r: f"/api/v1/training/assignments/{r.references['training.trainingassignment']}",
+              api=True)],
+    ("POST", "/training/assignments/{number}/read-and-understood"): [
+        Probe("POST", lambda r: f"/api/v1/training/assignments/{r.references['training.trainingassignment']}"
+              "/read-and-understood", _signature, api=True)],
 }
 
 # Requests whose body (not URL) names a sponsor or its record: refused the same way.
 BODY_PROBES: list[Probe] = [
+    # --- Deviations ---
+    Probe("POST", lambda r: "/quality/deviations/new/", label="page-raise-deviation-for-another-sponsor",
+          data=lambda r, u: {"title": "Probe", "description": "probe", "sponsor": r.sponsor.code}),
+    Probe("POST", lambda r: "/api/v1/deviations", api=True, label="api-raise-deviation-for-another-sponsor",
+          data=lambda r, u: {"title": "Probe", "description": "probe", "sponsor": r.sponsor.code}),
+    # --- CAPA ---
+    Probe("POST", lambda r: "/quality/capas/new/", label="page-raise-capa-for-another-sponsor",
+          data=lambda r, u: {"title": "Probe", "problem": "probe", "source": "audit", "sponsor": r.sponsor.code,
+                             "owner": u.username}),
+    Probe("POST", lambda r: "/api/v1/capas", api=True, label="api-raise-capa-for-another-sponsor",
+          data=lambda r, u: {"title": "Probe", "problem": "probe", "source": "audit", "sponsor": r.sponsor.code}),
+    Probe("POST", lambda r: "/api/v1/capas", api=True, label="api-raise-capa-for-another-sponsors-deviation",
+          data=lambda r, u: {"title": "Probe", "problem": "probe", "deviation": r.references["quality.deviation"]}),
     Probe("POST", lambda r: "/materials/receive/", label="page-receive-other-sponsors-material",
           data=lambda r, u: {"material": f"LV-{r.sponsor.code}", "supplier": f"SUP-{r.sponsor.code}",
                              "supplier_lot": "PROBE-1", "quantity": "1", "location": "QUAR-01"}),
@@ -192,6 +429,13 @@ BODY_PROBES: list[Probe] = [
           data=lambda r, u: {"action": "roles", "roles": [role.value for role in EVERY_STAFF_ROLE],
                              "sponsors": [str(s) for s in u.sponsor_ids()] + [str(r.sponsor.pk)],
                              "reason": "probe"}),
+    # --- Documents and training ---
+    Probe("POST", lambda r: "/documents/new/", label="page-new-document-for-another-sponsor",
+          data=lambda r, u: {"doc_type": "sop", "title": "Probe", "content": "probe", "sponsor": r.sponsor.code}),
+    Probe("POST", lambda r: "/api/v1/documents", api=True, label="api-new-document-for-another-sponsor",
+          data=lambda r, u: {"doc_type": "sop", "title": "Probe", "sponsor": r.sponsor.code}),
+    Probe("GET", lambda r: f"/api/v1/training/is-trained?document={r.references['documents.document']}",
+          api=True, label="api-is-trained-on-another-sponsors-document"),
 ]
 
 # Sites, rooms, line clearances and equipment are the CDMO's own records (sponsor_scope None): every
@@ -221,6 +465,15 @@ NOT_SPONSOR_SCOPED = {
     ("POST", "/users/{username}/unlock"): "user accounts are CDMO-wide (system administrators)",
     ("POST", "/users/{username}/deactivate"): "user accounts are CDMO-wide (system administrators)",
     **dict.fromkeys(FACILITIES_ROUTES, FACILITIES_REASON),
+    # --- Risk assessment ---
+    "quality/risk-methods/<str:number>/": "risk methods (scales and level rules) are the CDMO's own, no sponsor's",
+    # --- Training ---
+    "training/curricula/<int:pk>/": "curricula are CDMO-wide; a sponsor's documents in one are listed and kept "
+                                    "only for those who may see that sponsor (tests/training/test_pages.py)",
+    **dict.fromkeys(["training/people/<str:username>/", "training/people/<str:username>/pdf/",
+                     ("GET", "/training/people/{username}/record")],
+                    "people are CDMO-wide; their training on a sponsor's documents is listed only to those who "
+                    "may see that sponsor (tests/training/test_pages.py)"),
 }
 
 
@@ -386,6 +639,15 @@ LIST_PAGES = [
     ("/users/beta.author/", None),
     ("/security-alerts/", None),
     ("/quality/deviations/", None),
+    # --- Deviations ---
+    ("/quality/deviations/?overdue=1&sort=due", None),
+    ("/quality/deviations/trends/", None),
+    ("/quality/deviations/new/", "sponsor"),
+    ("/api/v1/deviations", None),
+    # --- CAPA ---
+    ("/quality/capas/", None),
+    ("/quality/capas/new/", "sponsor"),
+    ("/api/v1/capas", None),
     ("/api/v1/sponsors", "sponsor"),
     ("/api/v1/products", "sponsor"),
     ("/api/v1/quality-agreements", "agreement"),
@@ -393,6 +655,26 @@ LIST_PAGES = [
     ("/api/v1/audit-events?limit=1000", "agreement"),
     ("/api/v1/audit-events?record_type=sponsors.qualityagreement&record_id={b_pk}", "empty"),
     ("/api/v1/me", None),
+    # --- Documents and training ---
+    ("/documents/", "sponsor"),
+    ("/documents/?type=specification&sort=-number", "sponsor"),
+    ("/documents/review-due/", None),
+    ("/training/", None),
+    ("/training/matrix/", None),
+    ("/training/overdue/", None),
+    ("/training/curricula/", None),
+    ("/training/curricula/new/", None),
+    ("/api/v1/documents", "sponsor"),
+    ("/api/v1/training/assignments", None),
+    # --- Change control / Risk assessment / Dashboard ---
+    ("/quality/changes/", "sponsor"),
+    ("/quality/changes/?status=open&sort=-number&q=Change", "sponsor"),
+    ("/quality/risk-assessments/", "sponsor"),
+    ("/quality/dashboard/", None),
+    ("/quality/dashboard/tasks/", None),
+    ("/api/v1/change-controls", None),
+    ("/api/v1/risk-assessments", None),
+    ("/api/v1/quality/dashboard", None),
 ]
 
 

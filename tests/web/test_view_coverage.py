@@ -3,10 +3,14 @@
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from opencdmo.api import api
+from tests.documents import test_pages as _documents_pages  # noqa: F401  (documents' page and API view tests)
 from tests.facilities import test_api_access as _facilities_api  # noqa: F401  (facilities' view tests)
 from tests.facilities import test_pages as _facilities_pages  # noqa: F401
 from tests.materials import test_api as _materials_api  # noqa: F401  (materials' view tests)
 from tests.materials import test_pages as _materials_pages  # noqa: F401
+from tests.quality import test_change_pages as _change_pages  # noqa: F401  (change control, risk, dashboard)
+from tests.quality import test_deviation_views as _deviation_views  # noqa: F401  (deviations and CAPA)
+from tests.training import test_pages as _training_pages  # noqa: F401  (training's page and API view tests)
 
 from . import test_api_access, test_pages  # noqa: F401  (defines the test classes enumerated below)
 from .viewtests import api_tests, page_tests

@@ -22,3 +22,10 @@ def use_clock(clock: Callable[[], dt.datetime]) -> Iterator[None]:
         yield
     finally:
         _now = previous
+
+
+def site_today() -> dt.date:
+    """Today's date in the site's time zone: the calendar that due dates and 'overdue' follow."""
+    from django.utils import timezone  # noqa: PLC0415  (the clock itself needs no Django)
+
+    return timezone.localdate(now())

@@ -5,8 +5,6 @@ the step is signed; every step that takes equipment or a room out of its normal 
 a reason. Guards are named rules, one function per rule.
 """
 
-from django.utils import timezone
-
 from opencdmo.core import clock
 from opencdmo.core.workflows import Transition, Workflow, not_signed_by_actor, signature_still_valid
 
@@ -24,7 +22,7 @@ def qualification_complete(equipment, actor):
                 f"of {equipment} before approving its qualification.")
     if problems := qualification_date_problems(equipment.iq_date, equipment.oq_date, equipment.pq_date):
         return "Qualification dates out of order: " + " ".join(problems)
-    today = timezone.localtime(clock.now()).date()  # the site's calendar day
+    today = clock.site_today()
     future = [name for name, day in days.items() if day > today]
     if future:
         return f"Qualification incomplete: the {', '.join(future)} date of {equipment} is in the future."

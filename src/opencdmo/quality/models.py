@@ -65,18 +65,26 @@ class Deviation(Record):
     root_cause = models.TextField(blank=True, help_text="Investigation narrative and the root cause found.")
     five_whys = models.JSONField(default=list, blank=True, help_text="Structured 5-Why: list of {why, because}.")
     conclusion = models.TextField(blank=True)
+    no_capa_justification = models.TextField(
+        blank=True, help_text="Why no CAPA is needed, when the investigation links none.")
     # Closure target: raised_at + the class's days, moved only by QA-approved extensions.
     due_date = models.DateField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     sponsor_scope = "sponsor"
     sponsor_optional = True  # CDMO-wide deviations (a failed pipette) have no sponsor
+    # An approved extension moves the due date: what the investigator signed stays valid.
+    signature_exclude = (*Record.signature_exclude, "due_date", "closed_at")
 
     class Meta:
         ordering = ["-raised_at"]
         indexes = [
             models.Index(fields=["status", "due_date"], name="deviation_status_due_idx"),
             models.Index(fields=["raised_at"], name="deviation_raised_idx"),
+            # --- Dashboard --- covering indexes: open/overdue by owner and cycle times read no table row.
+            models.Index(fields=["investigator", "status", "due_date", "closed_at", "sponsor"],
+                         name="deviation_dashboard_owner_idx"),
+            models.Index(fields=["status", "closed_at", "raised_at", "sponsor"], name="deviation_dashboard_cycle_idx"),
         ]
 
 
@@ -157,10 +165,19 @@ class Capa(Record):
 
     sponsor_scope = "sponsor"
     sponsor_optional = True
+    draft_states = ("draft",)
+    # The approved plan is what QA signed; its due date (extensions) and the effectiveness
+    # outcome recorded later are not part of it.
+    signature_exclude = (*Record.signature_exclude, "due_date", "effectiveness_due_date", "effectiveness_result",
+                         "effectiveness_evidence", "closed_at")
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "due_date"], name="capa_status_due_idx")]
+        indexes = [models.Index(fields=["status", "due_date"], name="capa_status_due_idx"),
+                   # --- Dashboard --- covering indexes (see Deviation).
+                   models.Index(fields=["owner", "status", "due_date", "closed_at", "sponsor"],
+                                name="capa_dashboard_owner_idx"),
+                   models.Index(fields=["status", "closed_at", "created_at", "sponsor"], name="capa_dashboard_cycle_idx")]
 
 
 class DeviationCapa(models.Model):
@@ -245,6 +262,10 @@ class ChangeControl(Record):
 
     sponsor_scope = "sponsor"
     sponsor_optional = True
+    # The proposer signs the proposal; QA's assessment (filled in after that signature, frozen
+    # once approval is requested) and the closing stamp are not part of what the proposer signed.
+    signature_exclude = (*Record.signature_exclude, "classification", "risk_summary", "regulatory_filing",
+                         "regulatory_notes", "closed_at")
 
     class Meta:
         ordering = ["-created_at"]
@@ -267,6 +288,10 @@ class ChangeImpact(RecordLink):
 
     change = models.ForeignKey(ChangeControl, on_delete=models.PROTECT, related_name="impacts")
     area = models.CharField(max_length=16, choices=Area.choices)
+    # An impact may name one record, or the area as a whole (e.g. "regulatory filings").
+    record_type = models.CharField(max_length=64, blank=True)
+    record_id = models.CharField(max_length=64, blank=True)
+    record_label = models.CharField(max_length=200, blank=True)
     sponsor = models.ForeignKey("sponsors.Sponsor", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                 help_text="The sponsor whose products or records this impact touches.")
     assessment = models.TextField(blank=True)

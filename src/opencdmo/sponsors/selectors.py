@@ -34,6 +34,19 @@ def agreement(user, number: str) -> QualityAgreement:
     return get_scoped(QualityAgreement.objects.select_related("sponsor", "created_by"), user, number=number)
 
 
+def approved_agreement(sponsor) -> QualityAgreement | None:
+    """The sponsor's agreement in force: the approved one (approving a new one supersedes it).
+    Not scoped: callers reached the sponsor through their own scoping."""
+    return QualityAgreement.objects.filter(sponsor=sponsor, status="approved").order_by("-created_at").first()
+
+
+def requires_change_approval(sponsor) -> QualityAgreement | None:
+    """The approved agreement that makes changes touching this sponsor need its approval, if any
+    (a draft, in-review or superseded agreement does not count)."""
+    agreement = approved_agreement(sponsor)
+    return agreement if agreement is not None and agreement.sponsor_approval_for_changes else None
+
+
 def agreement_tasks(user):
     """Agreements waiting for something this user may do."""
     pending = agreements_for(user).filter(status__in=["draft", "in_review"])

@@ -11,9 +11,12 @@ from opencdmo.core.domain.roles import Role
 from opencdmo.core.errors import DomainError
 from opencdmo.core.models import User
 from opencdmo.core.signatures import SignatureInput
+from opencdmo.documents import demo as documents_demo
 from opencdmo.facilities import demo as facilities_demo
 from opencdmo.materials import demo as materials_demo
+from opencdmo.quality import demo as quality_demo
 from opencdmo.sponsors import services as sponsor_services
+from opencdmo.training import demo as training_demo
 
 DEMO_PASSWORD = "OpenCDMO-demo-2026"
 
@@ -117,6 +120,12 @@ class Command(BaseCommand):
             sponsor_approval_for_changes=False, terms="Under negotiation.")
         facilities_demo.seed(users, sponsors, password=DEMO_PASSWORD)
         materials_demo.seed(users, sponsors)
+        quality_demo.seed(users, sponsors, password=DEMO_PASSWORD)
+        quality_demo.seed_changes_and_risk(users, sponsors, password=DEMO_PASSWORD)
+        documents_demo.seed(users, sponsors, password=DEMO_PASSWORD)
+        training_demo.seed(users, sponsors, password=DEMO_PASSWORD)
+        documents_demo.seed_revisions(users, password=DEMO_PASSWORD)
+        training_demo.seed_recent(users, password=DEMO_PASSWORD)
         # One account locked by repeated wrong passwords, as a real attack would leave it.
         for _ in range(5):
             with contextlib.suppress(DomainError):
