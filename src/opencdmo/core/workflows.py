@@ -74,6 +74,17 @@ class Workflow:
     def available(self, record, actor) -> list[Transition]:
         return [t for t in self.transitions if self.refusal(record, t.name, actor) is None]
 
+    def authenticate(self, actor, name: str, signature: signatures.SignatureInput | None, *,
+                     first_in_session: bool) -> VerifiedSigner | None:
+        """The signer of transition `name`, re-authenticated now: call it before the record's
+        transaction, so that a wrong password is counted even though the step is refused."""
+        t = self.get(name)
+        if not t.signature:
+            return None
+        if signature is None:
+            raise RuleViolation(f"{t.label} needs your signature ('{t.signature}').")
+        return signatures.authenticate_signer(actor, signature, first_in_session=first_in_session)
+
     def apply(self, record, name: str, *, actor, signer: VerifiedSigner | None = None, reason: str = ""):
         t = self.get(name)
         if (why := self.refusal(record, name, actor)) is not None:

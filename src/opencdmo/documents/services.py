@@ -126,11 +126,7 @@ def transition_version(actor, version: DocumentVersion, action: str, *, signatur
     effect and announces it (training assigns it); a version due already takes effect at once."""
     transition = version_workflow.get(action)
     require(actor, transition.permission, to=transition.label.lower())
-    signer = None
-    if transition.signature:
-        if signature is None:
-            raise RuleViolation(f"{transition.label} needs your signature ('{transition.signature}').")
-        signer = authenticate_signer(actor, signature, first_in_session=first_in_session)
+    signer = version_workflow.authenticate(actor, action, signature, first_in_session=first_in_session)
     with transaction.atomic():
         version = get_scoped(DocumentVersion.objects.select_for_update(of=("self",)).select_related("document"),
                              actor, pk=version.pk)
@@ -177,11 +173,7 @@ def transition_document(actor, document: Document, action: str, *, signature: Si
     open drafts are withdrawn, open training on it is cancelled."""
     transition = document_workflow.get(action)
     require(actor, transition.permission, to=transition.label.lower())
-    signer = None
-    if transition.signature:
-        if signature is None:
-            raise RuleViolation(f"{transition.label} needs your signature ('{transition.signature}').")
-        signer = authenticate_signer(actor, signature, first_in_session=first_in_session)
+    signer = document_workflow.authenticate(actor, action, signature, first_in_session=first_in_session)
     with transaction.atomic():
         document = _locked_document(actor, document)
         document_workflow.apply(document, action, actor=actor, signer=signer, reason=reason)

@@ -13,7 +13,7 @@ from opencdmo.core.access import require
 from opencdmo.core.errors import Conflict, PermissionDenied, RuleViolation
 from opencdmo.core.records import create_record, update_record
 from opencdmo.core.scoping import get_scoped
-from opencdmo.core.signatures import SignatureInput, authenticate_signer
+from opencdmo.core.signatures import SignatureInput
 from opencdmo.quality import services as quality_services
 
 from .domain import units
@@ -312,12 +312,7 @@ def transition_lot(actor, lot: Lot, action: str, *, signature: SignatureInput | 
                    first_in_session: bool = True, reason: str = "") -> Lot:
     """Release, reject, hold or lift a hold. Signing re-authenticates before the transaction,
     so a wrong password is counted even though the step is refused."""
-    transition = lot_workflow.get(action)
-    signer = None
-    if transition.signature:
-        if signature is None:
-            raise RuleViolation(f"{transition.label} needs your signature ('{transition.signature}').")
-        signer = authenticate_signer(actor, signature, first_in_session=first_in_session)
+    signer = lot_workflow.authenticate(actor, action, signature, first_in_session=first_in_session)
     with transaction.atomic():
         lot = get_scoped(Lot.objects.select_for_update(), actor, pk=lot.pk)
         lot_workflow.apply(lot, action, actor=actor, signer=signer, reason=reason)

@@ -285,11 +285,7 @@ def transition_deviation(actor, deviation: Deviation, action: str, *, signature:
     transition = deviation_workflow.get(action)
     if action in DEVIATION_FORM_STEPS:
         raise RuleViolation(f"{transition.label} {deviation} with the decision tree on its page.")
-    signer = None
-    if transition.signature:
-        if signature is None:
-            raise RuleViolation(f"{transition.label} needs your signature ('{transition.signature}').")
-        signer = authenticate_signer(actor, signature, first_in_session=first_in_session)
+    signer = deviation_workflow.authenticate(actor, action, signature, first_in_session=first_in_session)
     with transaction.atomic():
         deviation = _deviation_for_update(actor, deviation)
         deviation_workflow.apply(deviation, action, actor=actor, signer=signer, reason=reason)
@@ -328,12 +324,7 @@ def request_extension(actor, record, *, requested_due_date: dt.date, justificati
 def transition_extension(actor, extension: DueDateExtension, action: str, *, signature: SignatureInput | None = None,
                          first_in_session: bool = True, reason: str = "") -> DueDateExtension:
     """QA approves (the due date moves) or rejects (it stays) an extension request."""
-    transition = extension_workflow.get(action)
-    signer = None
-    if transition.signature:
-        if signature is None:
-            raise RuleViolation(f"{transition.label} needs your signature ('{transition.signature}').")
-        signer = authenticate_signer(actor, signature, first_in_session=first_in_session)
+    signer = extension_workflow.authenticate(actor, action, signature, first_in_session=first_in_session)
     with transaction.atomic():
         extension = get_scoped(DueDateExtension.objects.select_for_update(), actor, pk=extension.pk)
         target = (extension.deviation or extension.capa)
@@ -510,11 +501,7 @@ def transition_capa(actor, capa: Capa, action: str, *, signature: SignatureInput
     transition = capa_workflow.get(action)
     if action in CAPA_FORM_STEPS:
         raise RuleViolation(f"{transition.label}: use the form on the page of {capa}.")
-    signer = None
-    if transition.signature:
-        if signature is None:
-            raise RuleViolation(f"{transition.label} needs your signature ('{transition.signature}').")
-        signer = authenticate_signer(actor, signature, first_in_session=first_in_session)
+    signer = capa_workflow.authenticate(actor, action, signature, first_in_session=first_in_session)
     with transaction.atomic():
         capa = _capa_for_update(actor, capa)
         capa_workflow.apply(capa, action, actor=actor, signer=signer, reason=reason)

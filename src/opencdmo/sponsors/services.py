@@ -7,7 +7,7 @@ from opencdmo.core.access import require
 from opencdmo.core.errors import RuleViolation
 from opencdmo.core.records import create_record, update_record
 from opencdmo.core.scoping import get_scoped
-from opencdmo.core.signatures import SignatureInput, authenticate_signer
+from opencdmo.core.signatures import SignatureInput
 
 from .models import Product, Program, QualityAgreement, Sponsor
 from .workflows import quality_agreement_workflow
@@ -96,12 +96,7 @@ def transition_quality_agreement(actor, agreement: QualityAgreement, action: str
                                  signature: SignatureInput | None = None, first_in_session: bool = True,
                                  reason: str = "") -> QualityAgreement:
     """Submit, return, approve or void. Approving supersedes the sponsor's earlier agreement."""
-    transition = quality_agreement_workflow.get(action)
-    signer = None
-    if transition.signature:
-        if signature is None:
-            raise RuleViolation(f"{transition.label} needs your signature ('{transition.signature}').")
-        signer = authenticate_signer(actor, signature, first_in_session=first_in_session)
+    signer = quality_agreement_workflow.authenticate(actor, action, signature, first_in_session=first_in_session)
     with transaction.atomic():
         agreement = get_scoped(QualityAgreement.objects.select_for_update(), actor, pk=agreement.pk)
         if action == "approve":

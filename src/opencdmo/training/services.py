@@ -226,11 +226,7 @@ def transition_assignment(actor, assignment: TrainingAssignment, action: str, *,
         raise RuleViolation("Record a trainer-led session on the session form, with its assessment result.")
     transition = assignment_workflow.get(action)
     require(actor, transition.permission, to=transition.label.lower())
-    signer = None
-    if transition.signature:
-        if signature is None:
-            raise RuleViolation(f"{transition.label} needs your signature ('{transition.signature}').")
-        signer = authenticate_signer(actor, signature, first_in_session=first_in_session)
+    signer = assignment_workflow.authenticate(actor, action, signature, first_in_session=first_in_session)
     with transaction.atomic():
         assignment = _locked(actor, assignment)
         _refuse_unreleased(assignment)
