@@ -39,6 +39,21 @@ def paginate(request, queryset, per_page: int = 50):
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
+def sort_headers(request, columns, default: str = "") -> list[dict]:
+    """Header links of a table sorted in the database, so that paging keeps the order; `columns`
+    is [(label, sort key)]. A first click sorts ascending, the next descending. Rendered by
+    core/_sort_headers.html."""
+    current = request.GET.get("sort", "") or default
+    headers = []
+    for label, key in columns:
+        query = request.GET.copy()
+        query.pop("page", None)
+        query["sort"] = f"-{key}" if current == key else key
+        aria = "ascending" if current == key else "descending" if current == f"-{key}" else "none"
+        headers.append({"label": label, "url": f"?{query.urlencode()}", "aria": aria})
+    return headers
+
+
 @require_http_methods(["GET", "POST"])
 def login(request):
     if request.user.is_authenticated:

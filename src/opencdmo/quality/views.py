@@ -17,7 +17,7 @@ from opencdmo.core.access import require_to_see
 from opencdmo.core.errors import DomainError, NotFound, RuleViolation
 from opencdmo.core.models import User
 from opencdmo.core.pdf import render_pdf
-from opencdmo.core.views import invalid_input, paginate
+from opencdmo.core.views import invalid_input, paginate, sort_headers
 from opencdmo.sponsors import selectors as sponsor_selectors
 
 from . import conf, selectors, services, trend_charts
@@ -54,22 +54,6 @@ def _deviation_filters(get) -> dict:
     return filters
 
 
-def _sort_columns(request, columns, current: str):
-    """Header links of a server-sorted table: (label, url, aria-sort) per column; `columns` is
-    [(label, sort key or None)]. The page is sorted in the database, so paging keeps the order."""
-    result = []
-    for label, key in columns:
-        if key is None:
-            result.append((label, "", ""))
-            continue
-        state = "ascending" if current == key else "descending" if current == f"-{key}" else "none"
-        query = request.GET.copy()
-        query["sort"] = f"-{key}" if current == key else key
-        query.pop("page", None)
-        result.append((label, f"?{query.urlencode()}", state))
-    return result
-
-
 def _labelled(page, workflow):
     """Each row of a list page with its status as the workflow names it."""
     for row in page.object_list:
@@ -94,7 +78,7 @@ def deviation_list(request):
         "page": page, "filters": filters, "states": deviation_workflow.states,
         "classes": Classification.choices, "sources": Deviation.Source.choices,
         "sponsors": sponsor_selectors.sponsors_for(request.user).prefetch_related(None),
-        "columns": _sort_columns(request, DEVIATION_COLUMNS, sort),
+        "sort_headers": sort_headers(request, DEVIATION_COLUMNS, sort),
     })
 
 
@@ -330,7 +314,7 @@ def capa_list(request):
         "page": page, "filters": filters, "states": capa_workflow.states,
         "sources": Capa.Source.choices,
         "sponsors": sponsor_selectors.sponsors_for(request.user).prefetch_related(None),
-        "columns": _sort_columns(request, CAPA_COLUMNS, sort),
+        "sort_headers": sort_headers(request, CAPA_COLUMNS, sort),
     })
 
 
@@ -478,17 +462,10 @@ def _steps(workflow, record, user) -> tuple[list, list[tuple[str, str]]]:
     return available, blocked
 
 
-def _sort_headers(request, columns: list[tuple[str, str]]) -> list[dict]:
-    """Column headers that sort the list on the server (first click ascending, then descending)."""
-    current = request.GET.get("sort", "")
-    headers = []
-    for field, label in columns:
-        query = request.GET.copy()
-        query.pop("page", None)
-        query["sort"] = f"-{field}" if current == field else field
-        aria = "ascending" if current == field else "descending" if current == f"-{field}" else "none"
-        headers.append({"label": label, "url": f"?{query.urlencode()}", "aria": aria})
-    return headers
+CHANGE_COLUMNS = [("Number", "number"), ("Title", "title"), ("Kind", "kind"), ("Class", "classification"),
+                  ("Status", "status"), ("Target date", "target"), ("Proposed", "created")]
+RISK_ASSESSMENT_COLUMNS = [("Number", "number"), ("Title", "title"), ("Status", "status"), ("Rows", "rows"),
+                           ("Highest RPN", "top_rpn"), ("Created", "created")]
 
 
 def _change_filters(get) -> dict:
@@ -505,9 +482,7 @@ def change_list(request):
         "page": paginate(request, changes), "filters": filters, "states": change_workflow.states,
         "kinds": ChangeControl.Kind.choices, "classes": Classification.choices,
         "sponsors": sponsor_selectors.sponsors_for(request.user).prefetch_related(None),
-        "sort_headers": _sort_headers(request, [
-            ("number", "Number"), ("title", "Title"), ("kind", "Kind"), ("classification", "Class"),
-            ("status", "Status"), ("target", "Target date"), ("created", "Proposed")]),
+        "sort_headers": sort_headers(request, CHANGE_COLUMNS),
     })
 
 
@@ -721,8 +696,7 @@ def risk_assessment_list(request):
                                                  sort=filters["sort"])
     return render(request, "quality/risk_assessments.html", {
         "page": paginate(request, assessments), "filters": filters, "states": risk_assessment_workflow.states,
-        "sort_headers": _sort_headers(request, [("number", "Number"), ("title", "Title"), ("status", "Status"),
-                                                ("rows", "Rows"), ("top_rpn", "Highest RPN"), ("created", "Created")]),
+        "sort_headers": sort_headers(request, RISK_ASSESSMENT_COLUMNS),
     })
 
 
