@@ -13,7 +13,7 @@ from opencdmo.core.domain.roles import ROLE_LABELS, Role
 from opencdmo.core.errors import DomainError
 from opencdmo.core.pdf import render_pdf
 from opencdmo.core.signatures import SignatureInput
-from opencdmo.core.views import SIGNED_IN_SESSION
+from opencdmo.core.views import SIGNED_IN_SESSION, paginate
 from opencdmo.documents import selectors as document_selectors
 from opencdmo.documents import services as document_services
 from opencdmo.documents.models import Document
@@ -106,7 +106,7 @@ def overdue(request):
     require_to_see(request.user, "training.view_all")
     _sweep()
     return render(request, "training/overdue.html", {
-        "assignments": selectors.overdue(request.user), "today": document_selectors.site_today()})
+        "page": paginate(request, selectors.overdue(request.user)), "today": document_selectors.site_today()})
 
 
 @login_required
