@@ -38,7 +38,6 @@ The last line printed is one JSON object: {"metrics": {...}, "targets": {...}, "
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -46,11 +45,11 @@ import random
 import time
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import harness
-from harness import Inserter, log, median, p95, postgres_url, reset_sequences, setup_django, throwaway_database
+from harness import Inserter, log, median, p95, reset_sequences, setup_django
 
+QUICK_HELP = "a tenth of the data set, under a minute"
 BENCH_DB = "opencdmo_bench_gen"
 TRACE_P95_MS_MAX = 200.0
 
@@ -371,18 +370,8 @@ def worker(args) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def run_worker(quick: bool, database: str | None) -> dict:
-    return harness.run_worker(__file__, ["--quick"] if quick else [], database)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a tenth of the data set, under a minute")
-    parser.add_argument("--postgres", metavar="URL",
-                        help="PostgreSQL server to measure on (default: OPENCDMO_DATABASE_URL)")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = harness.arguments(__doc__, QUICK_HELP)
     if args.worker:
         worker(args)
         return
@@ -390,14 +379,7 @@ def main() -> None:
     started = time.perf_counter()
     mode = "quick" if args.quick else "full"
     size = QUICK if args.quick else FULL
-    pg_url = postgres_url(args.postgres)
-    results = {}
-    log(f"[{mode}] SQLite: build the data set, trace")
-    results["sqlite"] = run_worker(args.quick, None)
-    if pg_url:
-        log(f"[{mode}] PostgreSQL ({urlsplit(pg_url).hostname}, database {BENCH_DB}): build, trace")
-        with throwaway_database(pg_url, BENCH_DB) as url:
-            results["postgresql"] = run_worker(args.quick, url)
+    results = harness.run_on_each_database(__file__, args, BENCH_DB, "build the data set, trace")
 
     metrics: dict = {"mode": mode}
     targets: dict = {}

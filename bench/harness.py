@@ -9,6 +9,7 @@ script itself, with --worker). The last line it prints is one JSON object:
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -181,3 +182,28 @@ def run_worker(script: str, worker_args: list[str], database: str | None, *, tim
         return json.loads(out.read_text())
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def arguments(doc: str, quick_help: str) -> argparse.Namespace:
+    """The command line every benchmark takes: --quick, --postgres URL, and the worker's own."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--postgres", metavar="URL",
+                        help="PostgreSQL server to measure on (default: OPENCDMO_DATABASE_URL)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def run_on_each_database(script: str, args, bench_db: str, what: str) -> dict:
+    """The worker's results on SQLite and, when a server is named, on a throwaway PostgreSQL database."""
+    mode = "quick" if args.quick else "full"
+    worker_args = ["--quick"] if args.quick else []
+    log(f"[{mode}] SQLite: {what}")
+    results = {"sqlite": run_worker(script, worker_args, None)}
+    if pg_url := postgres_url(args.postgres):
+        log(f"[{mode}] PostgreSQL ({urlsplit(pg_url).hostname}, database {bench_db}): {what}")
+        with throwaway_database(pg_url, bench_db) as url:
+            results["postgresql"] = run_worker(script, worker_args, url)
+    return results
+
