@@ -10,12 +10,14 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
+from .batches.api import router as batches_router
 from .core.api import AUTH
 from .core.api import router as core_router
 from .core.errors import DomainError
 from .documents.api import router as documents_router
 from .facilities.api import router as facilities_router
 from .materials.api import router as materials_router
+from .processes.api import router as processes_router
 from .quality.api import router as quality_router
 from .sponsors.api import router as sponsors_router
 from .training.api import router as training_router
@@ -100,6 +102,8 @@ api.add_router("/", training_router)
 api.add_router("/", quality_router)
 api.add_router("/", materials_router)
 api.add_router("/", facilities_router)
+api.add_router("/", processes_router)
+api.add_router("/", batches_router)
 
 
 @api.exception_handler(DomainError)

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "opencdmo.quality",
     "opencdmo.facilities",
     "opencdmo.materials",
+    "opencdmo.processes",
+    "opencdmo.batches",
     "opencdmo.demo",
 ]
 

@@ -10,5 +10,7 @@ urlpatterns = [
     path("quality/", include("opencdmo.quality.urls")),
     path("facilities/", include("opencdmo.facilities.urls")),
     path("materials/", include("opencdmo.materials.urls")),
+    path("processes/", include("opencdmo.processes.urls")),
+    path("batches/", include("opencdmo.batches.urls")),
     path("", include("opencdmo.core.urls")),
 ]

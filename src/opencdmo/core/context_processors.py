@@ -10,6 +10,8 @@ SECTIONS = [
     ("Rooms", "facilities:rooms", "facilities.view"),
     ("Equipment", "facilities:equipment_board", "facilities.view"),
     ("Inventory", "materials:inventory", "materials.view"),
+    ("Batches", "batches:list", "batches.view"),
+    ("Master batch records", "processes:list", "processes.view"),
     ("Documents", "documents:list", "documents.view"),
     ("My training", "training:mine", "training.view"),
     ("Training matrix", "training:matrix", "training.view_all"),

@@ -53,10 +53,13 @@ _STAFF_READ = {
     "core.view_audit_trail",
     "core.view_signatures",
     "core.add_attachment",
+    "processes.view",
+    "batches.view",
 }
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.OPERATOR: frozenset(_STAFF_READ | {"facilities.clean", "facilities.line_clearance", "materials.issue"}),
+    Role.OPERATOR: frozenset(_STAFF_READ | {"facilities.clean", "facilities.line_clearance", "materials.issue",
+                                           "batches.execute", "batches.verify"}),
     Role.SUPERVISOR: frozenset(
         _STAFF_READ
         | {
@@ -76,6 +79,11 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "quality.manage_capa",
             "quality.propose_change",
             "quality.assess_risk",
+            "processes.author",
+            "batches.plan",
+            "batches.execute",
+            "batches.verify",
+            "batches.hold",
         }
     ),
     Role.MATERIAL_HANDLER: frozenset(
@@ -111,6 +119,9 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "quality.propose_change",
             "quality.assess_change",
             "quality.assess_risk",
+            "batches.override_interlock",
+            "batches.review",
+            "batches.hold",
         }
     ),
     Role.QA_APPROVER: frozenset(
@@ -135,19 +146,23 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "quality.assess_change",
             "quality.approve_change",
             "quality.approve_risk",
+            "processes.approve",
+            "batches.override_interlock",
+            "batches.review",
+            "batches.hold",
         }
     ),
-    Role.PLANNER: frozenset(_STAFF_READ),
+    Role.PLANNER: frozenset(_STAFF_READ | {"batches.plan"}),
     Role.PD_SCIENTIST: frozenset(
         _STAFF_READ
         | {"documents.author", "quality.investigate", "quality.manage_capa", "quality.propose_change",
-           "quality.assess_risk"}
+           "quality.assess_risk", "processes.author"}
     ),
     # A sponsor's quality lead reads their own records and signs what their quality
     # agreement asks them to approve; they never write CDMO records.
     Role.SPONSOR_VIEWER: frozenset(
         {"sponsors.view", "materials.view", "materials.view_genealogy", "core.view_audit_trail", "core.view_signatures",
-         "documents.view", "quality.view", "quality.sponsor_approve_change"}
+         "documents.view", "quality.view", "quality.sponsor_approve_change", "processes.view", "batches.view"}
     ),
     Role.SYSTEM_ADMIN: frozenset(
         _STAFF_READ

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class BatchesConfig(AppConfig):
+    name = "opencdmo.batches"
+    verbose_name = "Batch records"
+
+    def ready(self):
+        from opencdmo.core import registry  # noqa: PLC0415
+
+        from . import services, workflows  # noqa: PLC0415
+        from .models import Batch, BatchSample  # noqa: PLC0415
+
+        registry.register(Batch, lookup="number", label="Batch", url_name="batches:batch",
+                          workflow=workflows.batch_workflow, transition=services.transition_batch)
+        registry.register(BatchSample, lookup="number", label="Batch sample", url_name="batches:sample")

@@ -1,0 +1,1 @@
+"""Pages of the batches app: thin, they call selectors and services."""

@@ -1,0 +1,5 @@
+"""Master batch records over HTTP. Thin: selectors and services do the work."""
+
+from ninja import Router
+
+router = Router(tags=["Master batch records"])

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class ProcessesConfig(AppConfig):
+    name = "opencdmo.processes"
+    verbose_name = "Master batch records"
+
+    def ready(self):
+        from opencdmo.core import registry  # noqa: PLC0415
+
+        from . import services, workflows  # noqa: PLC0415
+        from .models import MasterBatchRecord, MbrVersion  # noqa: PLC0415
+
+        registry.register(MasterBatchRecord, lookup="number", label="Master batch record", url_name="processes:mbr")
+        registry.register(MbrVersion, lookup="number", label="Master batch record version",
+                          url_name="processes:version", workflow=workflows.version_workflow,
+                          transition=services.transition_version)

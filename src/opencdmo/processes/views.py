@@ -1,0 +1,1 @@
+"""Pages of the processes app: thin, they call selectors and services."""
