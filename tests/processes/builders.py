@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from opencdmo.core.domain.roles import Role
 from opencdmo.processes import services
+from opencdmo.processes.domain import mbr_format
 from opencdmo.processes.domain.definition import (
     Definition,
     HoldTime,
@@ -16,6 +17,9 @@ from opencdmo.processes.domain.definition import (
     Stage,
     Step,
 )
+from opencdmo.processes.models import MbrVersion
+from opencdmo.quality import services as quality_services
+from opencdmo.sponsors.models import Product
 from tests.factories import signature
 from tests.quality import change_builders
 
@@ -73,6 +77,9 @@ def approved_change(sponsor):
     change = change_builders.submitted(change_builders.proposed(proposer, sponsor=sponsor), proposer)
     change_builders.assessed(change, qa)
     change_builders.awaiting_approval(change, qa)
+    for approval in change.sponsor_approvals.filter(status="pending"):  # the sponsor's quality agreement asks for it
+        viewer = person(f"{prefix}.sponsor", Role.SPONSOR_VIEWER, sponsor)
+        quality_services.decide_sponsor_approval(viewer, approval, "approve", signature=signature(viewer, "Approved"))
     return change_builders.qa_approved(change, approver)
 
 
@@ -89,3 +96,39 @@ def effective_version(author, approver, product, definition: Definition | None =
     services.transition_version(author, version, "submit", signature=signature(author, "Authored"))
     services.transition_version(approver, version, "approve", signature=signature(approver, "Approved"))
     return services.transition_version(approver, version, "make_effective", signature=signature(approver, "QA Released"))
+
+
+def effective_for_sponsor(sponsor):
+    """The sponsor's effective MBR version (built once per test): for the cross-sponsor web tests."""
+    from opencdmo.processes.models import MbrVersion  # noqa: PLC0415
+
+    existing = MbrVersion.objects.filter(mbr__product__program__sponsor=sponsor, status="effective").first()
+    if existing is not None:
+        return existing
+    code = sponsor.code.lower()
+    product = sponsor.programs.get().products.get()
+    return effective_version(person(f"{code}.pd", Role.PD_SCIENTIST, sponsor),
+                             person(f"{code}.mbr.approver", Role.QA_APPROVER, sponsor), product)
+
+
+def mbr_for_sponsor(author, sponsor, title: str) -> str:
+    return effective_for_sponsor(sponsor).mbr.number
+
+
+def version_for_sponsor(author, sponsor, title: str) -> str:
+    return effective_for_sponsor(sponsor).number
+
+
+def file_text(product: str = "ACM-101", **references) -> str:
+    """`small_definition` as an MBR file (YAML)."""
+    return mbr_format.dump_yaml(small_definition(product, **references))
+
+
+def draft_for_sponsor(sponsor) -> MbrVersion:
+    """A draft version of the MBR of the sponsor's product, imported by the sponsor's own author."""
+    product = Product.objects.filter(program__sponsor=sponsor).order_by("pk").first()
+    existing = MbrVersion.objects.filter(mbr__product=product, status="draft").first()
+    if existing is not None:
+        return existing
+    author = person(f"{sponsor.code.lower()}.mbr.author", Role.PD_SCIENTIST, sponsor)
+    return services.import_version(author, text=file_text(product.code), change_control="CC-2026-0001")

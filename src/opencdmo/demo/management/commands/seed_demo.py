@@ -6,6 +6,7 @@ import contextlib
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from opencdmo.batches import demo as batches_demo
 from opencdmo.core import context, security, services
 from opencdmo.core.domain.roles import Role
 from opencdmo.core.errors import DomainError
@@ -14,6 +15,7 @@ from opencdmo.core.signatures import SignatureInput
 from opencdmo.documents import demo as documents_demo
 from opencdmo.facilities import demo as facilities_demo
 from opencdmo.materials import demo as materials_demo
+from opencdmo.processes import demo as processes_demo
 from opencdmo.quality import demo as quality_demo
 from opencdmo.sponsors import services as sponsor_services
 from opencdmo.training import demo as training_demo
@@ -126,6 +128,8 @@ class Command(BaseCommand):
         training_demo.seed(users, sponsors, password=DEMO_PASSWORD)
         documents_demo.seed_revisions(users, password=DEMO_PASSWORD)
         training_demo.seed_recent(users, password=DEMO_PASSWORD)
+        processes_demo.seed(users, sponsors, password=DEMO_PASSWORD)
+        batches_demo.seed(users, sponsors, password=DEMO_PASSWORD)
         # One account locked by repeated wrong passwords, as a real attack would leave it.
         for _ in range(5):
             with contextlib.suppress(DomainError):
