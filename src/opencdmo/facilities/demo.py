@@ -100,6 +100,8 @@ def seed(users: dict, sponsors: dict, *, password: str) -> None:
          "ChemoMetec"),
         ("EQ-BR-01", "Stirred-tank bioreactor 50 L", "bioreactor", "C-201", 365, "pH ± 0.05; DO ± 2 %", 180, None,
          "Sartorius"),
+        ("EQ-BR-02", "Stirred-tank bioreactor 200 L", "bioreactor", "C-201", 365, "pH ± 0.05; DO ± 2 %", 180, None,
+         "Sartorius"),
     ]
     installed = (now - dt.timedelta(days=199)).date()
     equipment = {}
@@ -144,7 +146,7 @@ def seed(users: dict, sponsors: dict, *, password: str) -> None:
     with days_ago(50, 13):
         services.record_maintenance(sup, equipment["EQ-INC-01"], kind="preventive",
                                     description="Door gasket inspected, HEPA filter and water pan replaced.")
-    for number in ("EQ-BSC-01", "EQ-BSC-02", "EQ-CEN-01", "EQ-CC-01", "EQ-BR-01"):
+    for number in ("EQ-BSC-01", "EQ-BSC-02", "EQ-CEN-01", "EQ-CC-01", "EQ-BR-01", "EQ-BR-02"):
         with days_ago(20, 15):
             services.record_maintenance(sup, equipment[number], kind="preventive",
                                         description="Preventive maintenance per the service plan; no findings.")

@@ -13,7 +13,7 @@ from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
-from opencdmo.core import clock
+from opencdmo.core import audit, clock
 from opencdmo.core.scoping import get_scoped, scoped
 from opencdmo.core.tasks import Task
 
@@ -66,15 +66,24 @@ def equipment_state(equipment: Equipment) -> EquipmentState:
     )
 
 
-def equipment_usability(equipment: Equipment, at: dt.datetime | None = None) -> Usability:
+def equipment_usability(equipment: Equipment, at: dt.datetime | None = None, *, for_record=None) -> Usability:
     """(usable, [every reason it is not]) for `equipment` at `at` (default: now, server time).
 
     Due dates and the clean hold are judged at `at`; status and cleanliness are as recorded.
-    IQ/OQ/PQ dates are the site's calendar days.
+    IQ/OQ/PQ dates are the site's calendar days. For `for_record` (a batch), its own uses since the
+    last cleaning do not make the equipment unclean: it is cleaned between batches, not between steps.
     """
     at = timezone.localtime(clock.now() if at is None else at)
     reasons = unusable_reasons(equipment_state(equipment), at, show_time=when)
+    if for_record is not None and equipment.dirty and _used_only_for(equipment, for_record):
+        reasons = [r for r in reasons if r.code != "not_clean"]
     return Usability(not reasons, reasons)
+
+
+def _used_only_for(equipment: Equipment, record) -> bool:
+    since = equipment.uses.filter(started_at__gte=equipment.cleaned_at) if equipment.cleaned_at else equipment.uses
+    return since.exists() and not since.exclude(used_for_type=audit.record_type(record),
+                                                used_for_id=str(record.pk)).exists()
 
 
 # Rooms

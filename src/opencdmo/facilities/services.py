@@ -520,7 +520,7 @@ def log_equipment_use(actor, equipment: Equipment, *, used_for_label: str = "", 
     used_for_label = _text(used_for_label, "What it is used for", required=True)
     equipment = Equipment.objects.select_for_update().get(pk=equipment.pk)
     now = clock.now()
-    usability = selectors.equipment_usability(equipment, now)
+    usability = selectors.equipment_usability(equipment, now, for_record=record)
     if not usability.usable:
         raise RuleViolation(f"{equipment} may not be used: " + "; ".join(map(str, usability.reasons)) + ".")
     use = _create(actor, EquipmentUse(equipment=equipment, used_by=actor, started_at=now,

@@ -19,6 +19,7 @@ from opencdmo.core import clock, registry
 from opencdmo.core import selectors as core_selectors
 from opencdmo.core.access import require_to_see
 from opencdmo.core.errors import DomainError, NotFound, RuleViolation
+from opencdmo.core.scoping import scoped
 from opencdmo.quality import selectors as quality_selectors
 
 from . import conf, selectors, services
@@ -167,17 +168,31 @@ def _checks_from_form(post) -> list[dict]:
     return checks
 
 
+# Batches register under this name (a layer above facilities): a clearance names one by its number.
+CLEARED_RECORD_TYPE = "batches.batch"
+
+
+def _cleared_record(user, reference: str) -> tuple[str, str]:
+    """(record type, id) of the batch a clearance is for, when `reference` names one the user may
+    see: the batch's start checks for exactly that link. Free text (a campaign) links nothing."""
+    kind = registry.kind(CLEARED_RECORD_TYPE)
+    found = kind and scoped(kind.model, user).filter(**{kind.lookup: reference.strip()}).first()
+    return (CLEARED_RECORD_TYPE, str(found.pk)) if found else ("", "")
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def line_clearance_new(request, code):
     require_to_see(request.user, "facilities.line_clearance")
     room = selectors.room(request.user, code)
-    context = {"room": room, "form": request.POST,
+    context = {"room": room, "form": request.POST if request.method == "POST" else request.GET,
                **_checklist(request, list(services.DEFAULT_LINE_CLEARANCE_CHECKS), ticked=[])}
     if request.method == "POST":
         try:
+            for_record = request.POST.get("for_record", "")
+            record_type, record_id = _cleared_record(request.user, str(for_record))
             clearance = services.start_line_clearance(
-                request.user, room=room, for_record=request.POST.get("for_record", ""),
+                request.user, room=room, for_record=for_record, for_record_type=record_type, for_record_id=record_id,
                 checks=_checks_from_form(request.POST), comments=request.POST.get("comments", ""))
             return _done(request, reverse("facilities:line_clearance", args=[clearance.number]))
         except DomainError as exc:

@@ -74,7 +74,7 @@ def _sig(username: str, meaning: str, comment: str = "") -> SignatureInput:
     return SignatureInput(meaning=meaning, password=PASSWORD, username=username, comment=comment)
 
 
-def _certificate(material: Material, supplier_code: str, supplier_lot: str, expiry) -> SimpleUploadedFile:
+def certificate_of_analysis(material: Material, supplier_code: str, supplier_lot: str, expiry) -> SimpleUploadedFile:
     pdf = render_pdf("materials/demo_certificate.html", {
         "material": material, "supplier": supplier_code, "supplier_lot": supplier_lot, "expiry": expiry})
     return SimpleUploadedFile(f"CoA-{supplier_code}-{supplier_lot}.pdf", pdf, content_type="application/pdf")
@@ -107,7 +107,7 @@ def seed(users: dict, sponsors: dict) -> None:
             handler, material=material, supplier=suppliers[supplier], supplier_lot=supplier_lot, quantity=quantity,
             unit=unit, containers=containers, location=locations[location], expiry_date=expiry,
             retest_date=today + dt.timedelta(days=retest_in) if retest_in else None,
-            certificate=_certificate(material, supplier, supplier_lot, expiry) if certificate else None)
+            certificate=certificate_of_analysis(material, supplier, supplier_lot, expiry) if certificate else None)
 
     def release(lot, signer=qa, username="qa.patel", comment="CoA reviewed against specification; identity test passed"):
         services.transition_lot(signer, lot, "release", signature=_sig(username, "QA Released", comment))
@@ -123,7 +123,7 @@ def seed(users: dict, sponsors: dict) -> None:
             handler, material=materials["IL2-RH"], supplier=suppliers["CYTOKINE"], supplier_lot="IL2-24-0113",
             quantity="20", unit="MIU", containers=20, location=locations["QUAR-01"],
             expiry_date=today - dt.timedelta(days=31),
-            certificate=_certificate(materials["IL2-RH"], "CYTOKINE", "IL2-24-0113", today - dt.timedelta(days=31)))
+            certificate=certificate_of_analysis(materials["IL2-RH"], "CYTOKINE", "IL2-24-0113", today - dt.timedelta(days=31)))
         release(old)
         put_away(old, "20", "FRZ-20-01", "MIU")
         services.issue_lot(operator, old, location=locations["FRZ-20-01"], quantity="3", unit="MIU",

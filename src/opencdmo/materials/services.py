@@ -437,19 +437,23 @@ def _link(actor, lot: Lot, target: Destination, amount: Decimal) -> None:
 
 
 def issue_lot(actor, lot: Lot, *, location: InventoryLocation, quantity, unit: str = "",
-              to: Destination) -> InventoryTransaction:
+              to: Destination, override_reason: str = "") -> InventoryTransaction:
     """Issue stock to a record (a batch …). Only a released lot within its dates is issued; the
-    refusal says why and writes nothing. The lot is linked into the record's genealogy."""
+    refusal says why and writes nothing. The lot is linked into the record's genealogy.
+
+    `override_reason`: QA overrode this refusal for the record (a signed batch interlock
+    override, checked by the caller); the lot is issued anyway and the audit event says why."""
     require(actor, "materials.issue")
     with transaction.atomic():
         lot = _locked(actor, lot)
         usable, reasons = lot_usability(lot, clock.now())
-        if not usable:
+        if not usable and not override_reason.strip():
             raise RuleViolation("Not issued: " + "; ".join(reasons) + ".")
         _check_same_sponsor(lot, to)
         amount = _amount(quantity, unit, lot.unit)
         row = _post(actor, lot, location, "issue", -amount, for_type=to.type, for_id=to.id, for_label=to.label)
-        _log(actor, lot, "issue", [row], entered=(quantity, unit or lot.unit))
+        _log(actor, lot, "issue", [row], entered=(quantity, unit or lot.unit),
+             reason="" if usable else override_reason.strip())
         _link(actor, lot, to, amount)
         _settle_status(actor, lot)
     return row
