@@ -64,6 +64,19 @@ def test_use_makes_it_dirty_at_that_instant_and_cleaning_makes_it_usable_again(o
 
 
 @pytest.mark.req("P11-1f")
+def test_a_records_own_uses_do_not_make_it_unclean_for_that_record_but_for_any_other(operator, cabinet, room):
+    """A cabinet is cleaned between batches, not between the steps of one batch."""
+    batch, other = room, room.area  # any two records: uses name their type and id
+    services.log_equipment_use(operator, cabinet, record=batch)
+    cabinet.refresh_from_db()
+    assert selectors.equipment_usability(cabinet, for_record=batch).usable
+    assert [r.code for r in selectors.equipment_usability(cabinet, for_record=other).reasons] == ["not_clean"]
+    services.log_equipment_use(operator, cabinet, record=batch)  # the same batch's next step
+    with pytest.raises(RuleViolation, match="it is not clean"):
+        services.log_equipment_use(operator, cabinet, record=other)
+
+
+@pytest.mark.req("P11-1f")
 def test_taking_it_out_of_service_makes_it_unusable_from_that_instant(supervisor, operator, cabinet, fake_clock):
     fake_clock.advance(minutes=10)
     stop = fake_clock.current
