@@ -103,7 +103,7 @@ class BatchEntry(models.Model):
     submission_id = models.CharField(max_length=64)  # idempotency key of the submitting form or client
 
     sponsor_scope = "batch__sponsor"
-    signature_exclude = ("verified_by", "verified_at")
+    signature_exclude = ("verified_by_id", "verified_at")  # attnames, as signed_content compares them
 
     class Meta:
         ordering = ["step", "recorded_at", "id"]
