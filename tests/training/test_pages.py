@@ -69,7 +69,8 @@ class TestNewCurriculum(_Page):
 
 class TestEditCurriculum(TestNewCurriculum):
     route = "training:curriculum_edit"
-    args = staticmethod(lambda world: (Curriculum.objects.first().pk,))
+    args = staticmethod(lambda world: (world.references["training.trainingassignment"]
+                                       and Curriculum.objects.first().pk,))
 
 
 class TestNewCourse(TestNewCurriculum):

@@ -1,6 +1,8 @@
 """Fixtures for the pages and the HTTP API: two sponsors with records of every registered kind,
 users signed in through the session or a personal API token."""
 
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pytest
@@ -18,7 +20,31 @@ settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # Every role that opens a page or an endpoint: a user holding all of them is refused only
 # by sponsor segregation, never by a missing permission.
-EVERY_STAFF_ROLE = (Role.SYSTEM_ADMIN, Role.QA_SPECIALIST, Role.QA_APPROVER, Role.MATERIAL_HANDLER)
+EVERY_STAFF_ROLE = (Role.SYSTEM_ADMIN, Role.QA_SPECIALIST, Role.QA_APPROVER, Role.MATERIAL_HANDLER, Role.SUPERVISOR)
+
+
+class LazyReferences(Mapping):
+    """Record type name → reference, each record built the first time a test asks for it: most
+    tests need one kind of record, and building all of them for two sponsors is most of their time."""
+
+    def __init__(self, builders: dict[str, Callable[[], str]], built: dict[str, str]):
+        self._builders = builders
+        self._built = built
+
+    def __getitem__(self, type_name: str) -> str:
+        if type_name not in self._built:
+            self._built[type_name] = self._builders[type_name]()
+        return self._built[type_name]
+
+    def __iter__(self):
+        return iter({**self._built, **self._builders})
+
+    def __len__(self) -> int:
+        return len({**self._built, **self._builders})
+
+    def built(self) -> dict[str, str]:
+        """The records built so far: only they exist, so only they could leak."""
+        return dict(self._built)
 
 
 @dataclass
@@ -32,14 +58,14 @@ class SponsorRecords:
     program_code: str = ""
     product_code: str = ""
     # record type name -> reference, for every registered kind of record
-    references: dict[str, str] = field(default_factory=dict)
+    references: LazyReferences = field(default_factory=lambda: LazyReferences({}, {}))
 
     @property
     def texts(self) -> list[str]:
         """Strings that name this sponsor's records: none may appear in another sponsor's view."""
         return [self.sponsor.code, self.sponsor.name, self.program_code, self.product_code,
                 self.agreement.number, self.agreement.title, self.attachment.filename, self.attachment.sha256,
-                *self.references.values()]
+                *self.references.built().values()]
 
 
 def attach(user, record, content: bytes = b"batch record scan", name: str = "scan.pdf") -> Attachment:
@@ -115,7 +141,35 @@ def _risk_assessment(author, sponsor, title: str) -> str:
     return risk_assessment_for_sponsor(author, sponsor, title)
 
 
+def _mbr(author, sponsor, title: str) -> str:
+    from tests.processes.builders import mbr_for_sponsor  # noqa: PLC0415
+
+    return mbr_for_sponsor(author, sponsor, title)
+
+
+def _mbr_version(author, sponsor, title: str) -> str:
+    from tests.processes.builders import version_for_sponsor  # noqa: PLC0415
+
+    return version_for_sponsor(author, sponsor, title)
+
+
+def _batch(author, sponsor, title: str) -> str:
+    from tests.batches.builders import batch_for_sponsor  # noqa: PLC0415
+
+    return batch_for_sponsor(author, sponsor, title)
+
+
+def _batch_sample(author, sponsor, title: str) -> str:
+    from tests.batches.builders import sample_for_sponsor  # noqa: PLC0415
+
+    return sample_for_sponsor(author, sponsor, title)
+
+
 RECORD_BUILDERS = {
+    "batches.batch": _batch,
+    "batches.batchsample": _batch_sample,
+    "processes.masterbatchrecord": _mbr,
+    "processes.mbrversion": _mbr_version,
     "quality.changecontrol": _change,
     "quality.sponsorapproval": _sponsor_approval,
     "quality.riskassessment": _risk_assessment,
@@ -134,10 +188,12 @@ def _records_of(make_user, sponsor, prefix: str, title: str) -> SponsorRecords:
     agreement = factories.submitted_agreement(author, sponsor, title=title)
     attachment = attach(author, agreement, content=f"{title} annex".encode(), name=f"{prefix}-annex.pdf")
     program = sponsor.programs.get()
-    references = {"sponsors.qualityagreement": agreement.number}
-    for kind in registry.kinds():
-        if getattr(kind.model, "sponsor_scope", None) is not None and kind.type_name in RECORD_BUILDERS:
-            references[kind.type_name] = RECORD_BUILDERS[kind.type_name](author, sponsor, title)
+    builders = {
+        kind.type_name: functools.partial(RECORD_BUILDERS[kind.type_name], author, sponsor, title)
+        for kind in registry.kinds()
+        if getattr(kind.model, "sponsor_scope", None) is not None and kind.type_name in RECORD_BUILDERS
+    }
+    references = LazyReferences(builders, {"sponsors.qualityagreement": agreement.number})
     return SponsorRecords(
         sponsor=sponsor, agreement=agreement, attachment=attachment, author=author,
         program_code=program.code, product_code=program.products.get().code, references=references,

@@ -3,11 +3,18 @@
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from opencdmo.api import api
+from tests.batches import test_api as _batches_api  # noqa: F401  (batch records' view tests)
+from tests.batches import test_pages as _batches_pages  # noqa: F401
+from tests.batches import test_record_json as _batches_record_json  # noqa: F401  (review and record)
+from tests.batches import test_record_pdf as _batches_record_pdf  # noqa: F401
+from tests.batches import test_review as _batches_review  # noqa: F401
 from tests.documents import test_pages as _documents_pages  # noqa: F401  (documents' page and API view tests)
 from tests.facilities import test_api_access as _facilities_api  # noqa: F401  (facilities' view tests)
 from tests.facilities import test_pages as _facilities_pages  # noqa: F401
 from tests.materials import test_api as _materials_api  # noqa: F401  (materials' view tests)
 from tests.materials import test_pages as _materials_pages  # noqa: F401
+from tests.processes import test_api as _processes_api  # noqa: F401  (master batch records' view tests)
+from tests.processes import test_pages as _processes_pages  # noqa: F401
 from tests.quality import test_change_pages as _change_pages  # noqa: F401  (change control, risk, dashboard)
 from tests.quality import test_deviation_views as _deviation_views  # noqa: F401  (deviations and CAPA)
 from tests.training import test_pages as _training_pages  # noqa: F401  (training's page and API view tests)
