@@ -437,7 +437,7 @@ def review(user, batch: Batch) -> dict:
         "batch": batch,
         "groups": [(BatchException.Kind(kind).label, items) for kind, items in groups.items() if items],
         "total": total, "open": open_count, "dispositioned": total - open_count,
-        "steps": {label: steps.get(status, 0) for status, label in BatchStep.Status.choices},
+        "steps": {label: steps[status] for status, label in BatchStep.Status.choices if steps.get(status)},
         "step_count": sum(steps.values()),
         "may_disposition": user.has_permission("batches.review") and batch.status in DISPOSITION_STATES
                            and executed is None,
