@@ -82,16 +82,6 @@ def _moment(value: str) -> dt.datetime | None:
     return moment
 
 
-def _transitions(batch, user) -> tuple[list, list[tuple[str, str]]]:
-    """The batch actions the user may take now, and those their role allows but a rule blocks."""
-    available, blocked = [], []
-    for t in batch_workflow.transitions:
-        if batch.status in t.sources and user.has_permission(t.permission):
-            why = batch_workflow.refusal(batch, t.name, user)
-            (available.append(t) if why is None else blocked.append((t.label, why)))
-    return available, blocked
-
-
 # --- The list and planning ---
 
 BATCH_COLUMNS = [("Number", "number"), ("Product", "product"), ("Sponsor", "sponsor"), ("MBR version", "mbr"),
@@ -226,7 +216,7 @@ def batch_detail(request, number):
     batch = selectors.batch(user, number)
     definition = selectors.definition_of(batch)
     stages, rows = _stages(batch, definition)
-    transitions, blocked = _transitions(batch, user)
+    transitions, blocked = batch_workflow.actions(batch, user)
     return render(request, "batches/batch_detail.html", {
         "record": batch, "reference": batch.number, "kind": registry.kind("batches.batch"),
         "workflow": batch_workflow, "status_label": batch_workflow.label(batch.status),

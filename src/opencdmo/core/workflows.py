@@ -74,6 +74,16 @@ class Workflow:
     def available(self, record, actor) -> list[Transition]:
         return [t for t in self.transitions if self.refusal(record, t.name, actor) is None]
 
+    def actions(self, record, actor) -> tuple[list[Transition], list[tuple[str, str]]]:
+        """What a record's page offers `actor`: the steps they may take now, and those their role
+        allows from this state but a rule blocks, each with the rule's reason."""
+        available, blocked = [], []
+        for t in self.transitions:
+            if record.status in t.sources and actor.has_permission(t.permission):
+                why = self.refusal(record, t.name, actor)
+                (available.append(t) if why is None else blocked.append((t.label, why)))
+        return available, blocked
+
     def authenticate(self, actor, name: str, signature: signatures.SignatureInput | None, *,
                      first_in_session: bool) -> VerifiedSigner | None:
         """The signer of transition `name`, re-authenticated now: call it before the record's

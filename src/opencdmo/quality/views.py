@@ -127,7 +127,7 @@ def _five_why_rows(post) -> list[dict]:
 
 def _deviation_context(request, deviation, *, error: str = "") -> dict:
     user = request.user
-    transitions, blocked = _steps(deviation_workflow, deviation, user)
+    transitions, blocked = deviation_workflow.actions(deviation, user)
     status = deviation.status
     active = status not in ("closed", "cancelled")
     whys = list(deviation.five_whys) + [{"why": "", "because": ""}] * max(5 - len(deviation.five_whys), 1)
@@ -286,8 +286,8 @@ def extension_detail(request, number):
     return render(request, "quality/extension_detail.html", {
         "record": extension, "reference": extension.number, "kind": registry.kind("quality.duedateextension"),
         "workflow": extension_workflow, "status_label": extension_workflow.label(extension.status),
-        "transitions": _steps(extension_workflow, extension, request.user)[0],
-        "blocked": _steps(extension_workflow, extension, request.user)[1],
+        "transitions": extension_workflow.actions(extension, request.user)[0],
+        "blocked": extension_workflow.actions(extension, request.user)[1],
         "signatures": core_selectors.record_signatures(request.user, extension), "target": target,
         "target_url": reverse("quality:deviation" if extension.deviation_id else "quality:capa",
                               args=[target.number]),
@@ -347,7 +347,7 @@ def capa_new(request):
 
 def _capa_context(request, capa, *, error: str = "") -> dict:
     user = request.user
-    transitions, blocked = _steps(capa_workflow, capa, user)
+    transitions, blocked = capa_workflow.actions(capa, user)
     manage = user.has_permission("quality.manage_capa")
     actions = selectors.capa_actions(capa)
     for a in actions:
@@ -452,16 +452,6 @@ def _date(value: str, label: str):
         raise RuleViolation(f"Write the {label} as YYYY-MM-DD.") from None
 
 
-def _steps(workflow, record, user) -> tuple[list, list[tuple[str, str]]]:
-    """The steps the user may take now, and those their role allows but a rule blocks (with why)."""
-    available, blocked = [], []
-    for t in workflow.transitions:
-        if record.status in t.sources and user.has_permission(t.permission):
-            why = workflow.refusal(record, t.name, user)
-            (available.append(t) if why is None else blocked.append((t.label, why)))
-    return available, blocked
-
-
 CHANGE_COLUMNS = [("Number", "number"), ("Title", "title"), ("Kind", "kind"), ("Class", "classification"),
                   ("Status", "status"), ("Target date", "target"), ("Proposed", "created")]
 RISK_ASSESSMENT_COLUMNS = [("Number", "number"), ("Title", "title"), ("Status", "status"), ("Rows", "rows"),
@@ -535,7 +525,7 @@ def change_edit(request, number):
 
 def _change_context(request, change) -> dict:
     user = request.user
-    transitions, blocked = _steps(change_workflow, change, user)
+    transitions, blocked = change_workflow.actions(change, user)
     impacts = list(selectors.change_impacts(user, change))
     areas = [(label, [i for i in impacts if i.area == code]) for code, label in ChangeImpact.Area.choices]
     return {
@@ -673,7 +663,7 @@ def sponsor_approval(request, number):
     """What the sponsor's quality lead sees: the change's summary and their own sponsor's impacts."""
     approval = selectors.sponsor_approval(request.user, number)
     change = approval.change
-    transitions, blocked = _steps(sponsor_approval_workflow, approval, request.user)
+    transitions, blocked = sponsor_approval_workflow.actions(approval, request.user)
     return render(request, "quality/change_sponsor_approval.html", {
         "record": approval, "reference": approval.number, "change": change,
         "kind": registry.kind("quality.sponsorapproval"), "workflow": sponsor_approval_workflow,
@@ -730,7 +720,7 @@ def risk_assessment_new(request):
 
 
 def _risk_context(request, assessment) -> dict:
-    transitions, blocked = _steps(risk_assessment_workflow, assessment, request.user)
+    transitions, blocked = risk_assessment_workflow.actions(assessment, request.user)
     sort = request.GET.get("sort", "")
     rows = list(selectors.failure_modes(request.user, assessment, sort=sort))
     return {
@@ -806,7 +796,7 @@ def risk_method_list(request):
 @login_required
 def risk_method_detail(request, number):
     method = selectors.risk_method(request.user, number)
-    transitions, blocked = _steps(risk_method_workflow, method, request.user)
+    transitions, blocked = risk_method_workflow.actions(method, request.user)
     return render(request, "quality/risk_method_detail.html", {
         "record": method, "reference": method.number, "kind": registry.kind("quality.riskmethod"),
         "workflow": risk_method_workflow, "status_label": risk_method_workflow.label(method.status),
