@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "opencdmo.facilities",
     "opencdmo.materials",
     "opencdmo.processes",
+    "opencdmo.identity",
     "opencdmo.batches",
     "opencdmo.demo",
 ]

@@ -12,11 +12,12 @@ from django.views.decorators.http import require_http_methods
 from opencdmo.core import clock, registry
 from opencdmo.core import selectors as core_selectors
 from opencdmo.core.access import require_to_see
+from opencdmo.core.barcodes import code128_svg
 from opencdmo.core.errors import DomainError, NotFound, RuleViolation
 from opencdmo.core.pdf import render_pdf
 from opencdmo.sponsors import selectors as sponsor_selectors
 
-from . import labels, selectors, services
+from . import selectors, services
 from .drawing import trace_svg
 from .models import InventoryLocation, Material
 from .workflows import STATUS_LABELS, lot_workflow
@@ -143,7 +144,7 @@ def lot_labels(request, number):
     lot = selectors.lot(request.user, number)
     services.record_label_print(request.user, lot, labels=lot.containers)
     pdf = render_pdf("materials/labels_pdf.html", {
-        "lot": lot, "barcode": labels.barcode_svg(lot.number), "containers": range(1, lot.containers + 1),
+        "lot": lot, "barcode": code128_svg(lot.number), "containers": range(1, lot.containers + 1),
         "status": selectors.lot_status(lot), "status_label": selectors.lot_status_label(lot),
         "printed_at": clock.now(), "printed_by": request.user,
     }, request=request)
