@@ -792,6 +792,11 @@ def _api_list(client, headers, path):
 
 LIST_PAGES = [
     ("/", None),
+    ("/processes/", "sponsor"),
+    ("/api/v1/mbrs", None),
+    ("/batches/", "sponsor"),
+    ("/batches/new/", None),
+    ("/api/v1/batches", None),
     ("/sponsors/", "sponsor"),
     ("/sponsors/quality-agreements/", "agreement"),
     ("/sponsors/quality-agreements/?status=in_review", "agreement"),
