@@ -16,6 +16,7 @@ from .core.api import router as core_router
 from .core.errors import DomainError
 from .documents.api import router as documents_router
 from .facilities.api import router as facilities_router
+from .identity.api import router as identity_router
 from .materials.api import router as materials_router
 from .processes.api import router as processes_router
 from .quality.api import router as quality_router
@@ -104,6 +105,7 @@ api.add_router("/", materials_router)
 api.add_router("/", facilities_router)
 api.add_router("/", processes_router)
 api.add_router("/", batches_router)
+api.add_router("/", identity_router)
 
 
 @api.exception_handler(DomainError)

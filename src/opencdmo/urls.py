@@ -12,5 +12,6 @@ urlpatterns = [
     path("materials/", include("opencdmo.materials.urls")),
     path("processes/", include("opencdmo.processes.urls")),
     path("batches/", include("opencdmo.batches.urls")),
+    path("identity/", include("opencdmo.identity.urls")),
     path("", include("opencdmo.core.urls")),
 ]

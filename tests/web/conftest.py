@@ -165,7 +165,21 @@ def _batch_sample(author, sponsor, title: str) -> str:
     return sample_for_sponsor(author, sponsor, title)
 
 
+def _patient(author, sponsor, title: str) -> str:
+    from tests.identity.builders import patient_for_sponsor  # noqa: PLC0415
+
+    return patient_for_sponsor(author, sponsor, title)
+
+
+def _therapy_order(author, sponsor, title: str) -> str:
+    from tests.identity.builders import order_for_sponsor  # noqa: PLC0415
+
+    return order_for_sponsor(author, sponsor, title)
+
+
 RECORD_BUILDERS = {
+    "identity.patient": _patient,
+    "identity.therapyorder": _therapy_order,
     "batches.batch": _batch,
     "batches.batchsample": _batch_sample,
     "processes.masterbatchrecord": _mbr,

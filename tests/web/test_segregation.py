@@ -122,6 +122,25 @@ def _fmea_row(_r=None, _u=None) -> dict:
 
 # --- Master batch records and batches: each sponsor has an effective MBR version and a batch in
 # progress (step A1 done with one value outside its normal range, step A2 started, its sample taken).
+def _patient(r) -> str:
+    return r.references["identity.patient"]
+
+
+def _order(r) -> str:
+    return r.references["identity.therapyorder"]
+
+
+def _order_form(r, _u=None) -> dict:
+    return {"product": r.product_code, "planned_collection": "2026-12-01"}
+
+
+def _centre(r) -> str:
+    from opencdmo.identity.models import TreatmentCentre  # noqa: PLC0415
+
+    _patient(r)  # the patient's centre
+    return str(TreatmentCentre.objects.filter(sponsor=r.sponsor).first().pk)
+
+
 def _sponsor_material(r) -> str:
     """The material the sponsor supplies, made with its lot (tests/materials/builders.py)."""
     r.references["materials.lot"]
@@ -193,6 +212,12 @@ STEP_FORMS = {
 
 # Django URL patterns (pages) → the probes that name a sponsor's record through that route.
 PAGE_PROBES: dict[str, list[Probe]] = {
+    # --- Patients and therapy orders ---
+    "identity/patients/<str:number>/": [Probe("GET", lambda r: f"/identity/patients/{_patient(r)}/")],
+    "identity/patients/<str:number>/orders/new/": [
+        Probe("GET", lambda r: f"/identity/patients/{_patient(r)}/orders/new/"),
+        Probe("POST", lambda r: f"/identity/patients/{_patient(r)}/orders/new/", _order_form)],
+    "identity/orders/<str:number>/": [Probe("GET", lambda r: f"/identity/orders/{_order(r)}/")],
     # --- Master batch records and batches ---
     "processes/<str:number>/": [Probe("GET", lambda r: f"/processes/{_mbr(r)}/")],
     "processes/<str:number>/new-version/": [
@@ -350,6 +375,11 @@ PAGE_PROBES: dict[str, list[Probe]] = {
 
 # Ninja operations (method, path) → the probe that names a sponsor's record through it.
 API_PROBES: dict[tuple[str, str], list[Probe]] = {
+    # --- Patients and therapy orders ---
+    ("GET", "/patients/{number}"): [Probe("GET", lambda r: f"/api/v1/patients/{_patient(r)}", api=True)],
+    ("POST", "/patients/{number}/orders"): [
+        Probe("POST", lambda r: f"/api/v1/patients/{_patient(r)}/orders", _order_form, api=True)],
+    ("GET", "/therapy-orders/{number}"): [Probe("GET", lambda r: f"/api/v1/therapy-orders/{_order(r)}", api=True)],
     # --- Master batch records and batches ---
     ("GET", "/mbrs/{number}"): [Probe("GET", lambda r: f"/api/v1/mbrs/{_mbr(r)}", api=True)],
     ("GET", "/mbrs/{number}/versions"): [Probe("GET", lambda r: f"/api/v1/mbrs/{_mbr(r)}/versions", api=True)],
@@ -551,6 +581,11 @@ API_PROBES: dict[tuple[str, str], list[Probe]] = {
 
 # Requests whose body (not URL) names a sponsor or its record: refused the same way.
 BODY_PROBES: list[Probe] = [
+    # --- Patients: enrolling at another sponsor's treatment centre ---
+    Probe("POST", lambda r: "/identity/patients/new/", label="page-enrol-at-another-sponsors-centre",
+          data=lambda r, u: {"centre": _centre(r), "subject_id": "PROBE-1"}),
+    Probe("POST", lambda r: "/api/v1/patients", api=True, label="api-enrol-at-another-sponsors-centre",
+          data=lambda r, u: {"centre": _centre(r), "subject_id": "PROBE-2"}),
     # --- Deviations ---
     Probe("POST", lambda r: "/quality/deviations/new/", label="page-raise-deviation-for-another-sponsor",
           data=lambda r, u: {"title": "Probe", "description": "probe", "sponsor": r.sponsor.code}),
@@ -792,6 +827,11 @@ def _api_list(client, headers, path):
 
 LIST_PAGES = [
     ("/", None),
+    ("/identity/patients/", "sponsor"),
+    ("/identity/patients/new/", None),
+    ("/identity/centres/", "sponsor"),
+    ("/api/v1/patients", None),
+    ("/api/v1/treatment-centres", None),
     ("/processes/", "sponsor"),
     ("/api/v1/mbrs", None),
     ("/batches/", "sponsor"),

@@ -11,6 +11,7 @@ from tests.batches import test_review as _batches_review  # noqa: F401
 from tests.documents import test_pages as _documents_pages  # noqa: F401  (documents' page and API view tests)
 from tests.facilities import test_api_access as _facilities_api  # noqa: F401  (facilities' view tests)
 from tests.facilities import test_pages as _facilities_pages  # noqa: F401
+from tests.identity import test_pages as _identity_pages  # noqa: F401  (chain of identity's page and API view tests)
 from tests.materials import test_api as _materials_api  # noqa: F401  (materials' view tests)
 from tests.materials import test_pages as _materials_pages  # noqa: F401
 from tests.processes import test_api as _processes_api  # noqa: F401  (master batch records' view tests)

@@ -195,15 +195,16 @@ def _first_number(version: MbrVersion, *, verify: bool | None = None) -> Paramet
                 and (verify is None or p.verify == verify))
 
 
-def seed(users: dict, sponsors: dict, *, password: str) -> None:
-    """users: user ID → User; sponsors: code → Sponsor (see demo/management/commands/seed_demo.py)."""
+def seed(users: dict, sponsors: dict, *, password: str, patients: list[str]) -> None:
+    """users: user ID → User; sponsors: code → Sponsor (see demo/management/commands/seed_demo.py);
+    patients: the chain of identity identifiers of three CAR-T patients, one batch each."""
     demo = Demo(users, password)
     car_t = MbrVersion.objects.get(mbr__product__code="HLX-101", status="effective")
     aav = MbrVersion.objects.get(mbr__product__code="NVG-201", status="effective")
 
     # HLX-101, patient 1: made, one reading slightly off, dispositioned, reviewed.
     off = _first_number(car_t, verify=False)
-    reviewed = _execute(demo, _started(demo, _planned(demo, car_t, "B-101", "1", "HLX-PT-0001")),
+    reviewed = _execute(demo, _started(demo, _planned(demo, car_t, "B-101", "1", patients[0])),
                         values={off.id: _reported(off, (off.normal.high + off.acceptable.high) / 2)},
                         comments={off.id: "Slightly above the normal range; supervisor informed."})
     services.transition_batch(demo.operator, reviewed, "complete", signature=demo.sign(demo.operator, "Performed"))
@@ -221,10 +222,10 @@ def seed(users: dict, sponsors: dict, *, password: str) -> None:
     services.transition_batch(demo.operator, completed, "complete", signature=demo.sign(demo.operator, "Performed"))
 
     # HLX-101, patient 2: in progress; the next step's entries are made, its verification is waiting.
-    in_progress = _started(demo, _planned(demo, car_t, "B-101", "1", "HLX-PT-0002"))
+    in_progress = _started(demo, _planned(demo, car_t, "B-101", "1", patients[1]))
     steps = list(process_selectors.definition_of(car_t).steps())
     _execute(demo, in_progress, until=len(steps) // 2)
     _run_step(demo, in_progress, steps[len(steps) // 2], values={}, comments={}, verify=False)
 
     # HLX-101, patient 3: planned for next week.
-    _planned(demo, car_t, "B-101", "1", "HLX-PT-0003")
+    _planned(demo, car_t, "B-101", "1", patients[2])

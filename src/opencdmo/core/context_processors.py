@@ -10,6 +10,7 @@ SECTIONS = [
     ("Rooms", "facilities:rooms", "facilities.view"),
     ("Equipment", "facilities:equipment_board", "facilities.view"),
     ("Inventory", "materials:inventory", "materials.view"),
+    ("Patients", "identity:patients", "identity.view"),
     ("Batches", "batches:list", "batches.view"),
     ("Master batch records", "processes:list", "processes.view"),
     ("Documents", "documents:list", "documents.view"),

@@ -55,6 +55,7 @@ _STAFF_READ = {
     "core.add_attachment",
     "processes.view",
     "batches.view",
+    "identity.view",
 }
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -122,6 +123,8 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "batches.override_interlock",
             "batches.review",
             "batches.hold",
+            "identity.enroll",
+            "identity.manage_centres",
         }
     ),
     Role.QA_APPROVER: frozenset(
@@ -152,7 +155,7 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "batches.hold",
         }
     ),
-    Role.PLANNER: frozenset(_STAFF_READ | {"batches.plan"}),
+    Role.PLANNER: frozenset(_STAFF_READ | {"batches.plan", "identity.enroll", "identity.manage_centres"}),
     Role.PD_SCIENTIST: frozenset(
         _STAFF_READ
         | {"documents.author", "quality.investigate", "quality.manage_capa", "quality.propose_change",
@@ -162,7 +165,8 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
     # agreement asks them to approve; they never write CDMO records.
     Role.SPONSOR_VIEWER: frozenset(
         {"sponsors.view", "materials.view", "materials.view_genealogy", "core.view_audit_trail", "core.view_signatures",
-         "documents.view", "quality.view", "quality.sponsor_approve_change", "processes.view", "batches.view"}
+         "documents.view", "quality.view", "quality.sponsor_approve_change", "processes.view", "batches.view",
+         "identity.view"}
     ),
     Role.SYSTEM_ADMIN: frozenset(
         _STAFF_READ

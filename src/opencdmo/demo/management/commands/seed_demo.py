@@ -14,6 +14,7 @@ from opencdmo.core.models import User
 from opencdmo.core.signatures import SignatureInput
 from opencdmo.documents import demo as documents_demo
 from opencdmo.facilities import demo as facilities_demo
+from opencdmo.identity import demo as identity_demo
 from opencdmo.materials import demo as materials_demo
 from opencdmo.processes import demo as processes_demo
 from opencdmo.quality import demo as quality_demo
@@ -129,7 +130,8 @@ class Command(BaseCommand):
         documents_demo.seed_revisions(users, password=DEMO_PASSWORD)
         training_demo.seed_recent(users, password=DEMO_PASSWORD)
         processes_demo.seed(users, sponsors, password=DEMO_PASSWORD)
-        batches_demo.seed(users, sponsors, password=DEMO_PASSWORD)
+        orders = identity_demo.seed(users, sponsors, password=DEMO_PASSWORD)
+        batches_demo.seed(users, sponsors, password=DEMO_PASSWORD, patients=[order.coi for order in orders])
         # One account locked by repeated wrong passwords, as a real attack would leave it.
         for _ in range(5):
             with contextlib.suppress(DomainError):
