@@ -122,7 +122,16 @@ def line_clearance(operator, verifier, batch):
                                                          signature=signature(verifier, "Verified"))
 
 
-def plan(world: World, *, patient_reference: str = "PAT-0001", scale="1", cleared: bool = True, **fields) -> Batch:
+def therapy(world: World) -> str:
+    """The chain of identity identifier of a new therapy order for a patient of the world's sponsor."""
+    from tests.identity import builders as identity  # noqa: PLC0415
+
+    return identity.order(world.qa, identity.patient(world.qa, world.sponsor)).coi
+
+
+def plan(world: World, *, patient_reference: str | None = None, scale="1", cleared: bool = True, **fields) -> Batch:
+    if patient_reference is None:
+        patient_reference = therapy(world) if world.product.modality == "autologous_cell" else ""
     batch = services.create_batch(world.supervisor, mbr_version=world.version, scale=scale, room=world.room,
                                   patient_reference=patient_reference, **fields)
     if cleared:

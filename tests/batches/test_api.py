@@ -70,7 +70,7 @@ class TestApiCreateBatch(_Api):
     def data(self, world, user):
         built = batch_world(world)
         return {"mbr_version": built.version.number, "scale": "1", "room": built.room.code,
-                "patient_reference": "PAT-0099", "planned_start": "2026-03-16"}
+                "patient_reference": builders.therapy(built), "planned_start": "2026-03-16"}
 
 
 class TestApiTransition(_Api):

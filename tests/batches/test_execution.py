@@ -42,27 +42,51 @@ def test_a_batch_is_planned_from_the_effective_mbr_with_one_step_row_per_mbr_ste
 
 @pytest.mark.django_db
 def test_planning_refuses_bad_scale_a_missing_patient_a_duplicate_number_and_a_version_not_effective(world):
-    plan = dict(mbr_version=world.version, room=world.room, patient_reference="PAT-2")
+    plan = dict(mbr_version=world.version, room=world.room, patient_reference=builders.therapy(world))
     for scale in ("0", "-1", "abc", "1e400"):
         with pytest.raises(RuleViolation):
             services.create_batch(world.supervisor, scale=scale, **plan)
-    with pytest.raises(RuleViolation, match="autologous product: give the patient reference"):
+    with pytest.raises(RuleViolation, match="autologous product: give the patient's chain of identity"):
         services.create_batch(world.supervisor, mbr_version=world.version, room=world.room, scale="1")
     services.create_batch(world.supervisor, scale="2.5", number="ACM-B-7", **plan)
     with pytest.raises(Conflict, match="exists already"):
-        services.create_batch(world.supervisor, scale="1", number="acm-b-7", **plan)
+        services.create_batch(world.supervisor, scale="1", number="acm-b-7",
+                              **{**plan, "patient_reference": builders.therapy(world)})
     draft = draft_version(world.supervisor, world.product)
     with pytest.raises(RuleViolation, match="not effective"):
-        services.create_batch(world.supervisor, mbr_version=draft, scale="1", room=world.room, patient_reference="P")
+        services.create_batch(world.supervisor, mbr_version=draft, scale="1", room=world.room,
+                              patient_reference=builders.therapy(world))
     with pytest.raises(PermissionDenied, match="batches.plan"):
         services.create_batch(world.operator, scale="1", **plan)
+
+
+@pytest.mark.django_db
+def test_an_autologous_batch_is_made_for_one_open_therapy_order_named_by_its_identifier(world):
+    from opencdmo.identity import services as identity_services  # noqa: PLC0415
+    from opencdmo.identity.domain.isbt128 import ChainOfIdentity  # noqa: PLC0415
+    from opencdmo.identity.models import TherapyOrder  # noqa: PLC0415
+
+    plan = dict(mbr_version=world.version, room=world.room, scale="1")
+    with pytest.raises(RuleViolation, match="No therapy order has the chain of identity identifier 'PAT-1'"):
+        services.create_batch(world.supervisor, patient_reference="PAT-1", **plan)
+    coi = builders.therapy(world)
+    printed = ChainOfIdentity.from_content(coi)
+    typed = f"{printed.eye_readable()} {printed.check_character}"  # as printed on the patient page, K included
+    assert services.create_batch(world.supervisor, patient_reference=typed, **plan).patient_reference == coi
+    with pytest.raises(Conflict, match="is already made for"):
+        services.create_batch(world.supervisor, patient_reference=coi, **plan)
+    cancelled = TherapyOrder.objects.get(coi=builders.therapy(world))
+    identity_services.transition_order(world.qa, cancelled, "cancel", reason="patient withdrew consent")
+    with pytest.raises(RuleViolation, match="cancelled: no batch is made for it"):
+        services.create_batch(world.supervisor, patient_reference=cancelled.coi, **plan)
 
 
 @pytest.mark.django_db
 def test_a_planner_of_another_sponsor_cannot_see_the_mbr_nor_the_batch(world, sponsor_b, make_user):
     planner = make_user("plan.b", Role.SUPERVISOR, sponsors=[sponsor_b])
     with pytest.raises(NotFound):
-        services.create_batch(planner, mbr_version=world.version, scale="1", room=world.room, patient_reference="P")
+        services.create_batch(planner, mbr_version=world.version, scale="1", room=world.room,
+                              patient_reference=builders.therapy(world))
     assert not selectors.batches_for(planner).exists()
     with pytest.raises(NotFound):
         selectors.batch(planner, world.batch.number)

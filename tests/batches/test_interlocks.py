@@ -66,7 +66,7 @@ def test_a_batch_starts_only_in_a_room_in_operation_and_a_qa_override_lets_the_r
 @pytest.mark.req("P11-1f")
 @pytest.mark.django_db
 def test_a_batch_and_each_step_need_a_verified_line_clearance_for_this_batch(world):
-    batch = builders.plan(world, patient_reference="PAT-2", cleared=False)
+    batch = builders.plan(world, cleared=False)
     refused(lambda: services.transition_batch(world.operator, batch, "start"), "line_clearance",
             f"No verified line clearance of {world.room} for {batch}")
     builders.line_clearance(world.operator, world.supervisor, batch)

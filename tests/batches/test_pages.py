@@ -159,14 +159,15 @@ def test_a_planner_plans_a_batch_from_the_effective_version(client, world):
     assert world.version.number in form and "patient dose" in form
     refused = client.post(reverse("batches:new"), {"mbr_version": world.version.number, "scale": "1",
                                                    "room": world.room.code})
-    assert refused.status_code == 422 and "patient reference" in refused.content.decode()
-    response = client.post(reverse("batches:new"), {"mbr_version": world.version.number, "scale": "1",
-                                                    "room": world.room.code, "patient_reference": "PAT-0042",
-                                                    "planned_start": "2026-03-09"})
+    assert refused.status_code == 422 and "chain of identity identifier" in refused.content.decode()
+    coi = builders.therapy(world)
+    response = client.post(reverse("batches:new"), {
+        "mbr_version": world.version.number, "scale": "1", "room": world.room.code,
+        "patient_reference": coi, "planned_start": "2026-03-09"})
     assert response.status_code == 302
     number = response["Location"].rstrip("/").rsplit("/", 1)[-1]
     overview = client.get(response["Location"]).content.decode()
-    assert number in overview and "PAT-0042" in overview and "Available now" not in overview  # planned
+    assert number in overview and coi in overview and "Available now" not in overview  # planned
 
 
 def test_overview_highlights_the_steps_available_now(client, started):
@@ -288,7 +289,7 @@ def test_my_tasks_list_steps_to_do_and_entries_to_verify(client, started_world):
 
 @pytest.mark.req("P11-1f")
 def test_qa_overrides_a_missing_line_clearance_from_the_overview(client, world):
-    batch = builders.plan(world, patient_reference="PAT-0007", cleared=False)
+    batch = builders.plan(world, cleared=False)
     client.force_login(world.operator)
     start = reverse("core:record_transition", args=["batches.batch", batch.number, "start"])
     refused = client.post(start)

@@ -49,7 +49,7 @@ def test_the_pdf_shows_every_signature_every_exception_and_the_corrections_trail
     pages, text = pdf_text(_pdf(client, reviewed))
     # Cover: product, sponsor, batch, MBR version, patient identifier, status.
     for shown in (reviewed.product.code, reviewed.sponsor.name, reviewed.batch.number, reviewed.version.number,
-                  "PAT-0001", "Reviewed"):
+                  reviewed.batch.patient_reference, "Reviewed"):
         assert shown in pages[0]
     # Signature manifestations: performer, verifier, reviewer, QA override, each with name, meaning, zone.
     for person, meaning in ((reviewed.operator, "Performed"), (reviewed.second_operator, "Verified"),

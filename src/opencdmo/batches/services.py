@@ -28,6 +28,7 @@ from opencdmo.facilities import services as facilities_services
 from opencdmo.facilities.models import Equipment, EquipmentUse, Room
 from opencdmo.facilities.selectors import equipment_usability, verified_line_clearance
 from opencdmo.facilities.workflows import room_workflow
+from opencdmo.identity import selectors as identity_selectors
 from opencdmo.materials import selectors as materials_selectors
 from opencdmo.materials import services as materials_services
 from opencdmo.materials.models import LotBalance
@@ -739,8 +740,15 @@ def create_batch(actor, *, mbr_version, scale, room, number="", patient_referenc
     if len(number) > 32:
         raise RuleViolation("A batch number is at most 32 characters.")
     patient_reference = _text(patient_reference, "Patient reference")
-    if product.modality == "autologous_cell" and not patient_reference:
-        raise RuleViolation(f"{product.code} is an autologous product: give the patient reference (chain of identity).")
+    if product.modality == "autologous_cell":
+        if not patient_reference:
+            raise RuleViolation(f"{product.code} is an autologous product: give the patient's chain of identity "
+                                "identifier.")
+        # Made for exactly one patient therapy: an open order of this product, and no other batch of it.
+        patient_reference = identity_selectors.therapy_for_batch(actor, patient_reference, product).coi
+        if made := Batch.objects.filter(patient_reference=patient_reference).exclude(status="cancelled").first():
+            raise Conflict(f"{made.number} is already made for {patient_reference}: an autologous therapy is made "
+                           "in one batch (cancel that one first).")
     if len(patient_reference) > 64:
         raise RuleViolation("A patient reference is at most 64 characters.")
     if isinstance(planned_start, str):

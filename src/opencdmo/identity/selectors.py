@@ -5,13 +5,13 @@ from dataclasses import dataclass
 from django.db.models import OuterRef, Q, Subquery
 
 from opencdmo.core.access import require_to_see
-from opencdmo.core.errors import NotFound
+from opencdmo.core.errors import NotFound, RuleViolation
 from opencdmo.core.scoping import get_scoped, scoped
 from opencdmo.sponsors.models import Product
 
 from .domain import isbt128
 from .models import Patient, TherapyOrder, TreatmentCentre
-from .workflows import patient_workflow
+from .workflows import order_workflow, patient_workflow
 
 VIEW = "identity.view"
 
@@ -94,3 +94,20 @@ def autologous_products(user, patient: Patient):
 
 def product(user, code: str) -> Product:
     return get_scoped(Product.objects.select_related("program"), user, code=str(code or "").strip())
+
+
+def therapy_for_batch(user, reference: str, product) -> TherapyOrder:
+    """The open therapy order a batch of an autologous product is made for, named by its chain of
+    identity identifier as printed or typed (spaces and its check character may be included)."""
+    text = "".join(str(reference or "").split()).upper()
+    if len(text) == 16 and isbt128.is_valid_with_check(text):
+        text = text[:15]
+    order = scoped(TherapyOrder.objects.select_related("product"), user).filter(coi=text).first()
+    if order is None:
+        raise RuleViolation(f"No therapy order has the chain of identity identifier '{str(reference)[:40]}': give "
+                            "the identifier of the patient's order (Patients → the patient).")
+    if order.status != "ordered":
+        raise RuleViolation(f"{order.number} is {order_workflow.label(order.status).lower()}: no batch is made for it.")
+    if order.product_id != product.pk:
+        raise RuleViolation(f"{order.number} orders {order.product.code}, not {product.code}.")
+    return order
