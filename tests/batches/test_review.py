@@ -104,6 +104,8 @@ def test_a_deviation_exception_is_dispositioned_only_by_citing_its_deviation(don
     number = exception.deviation.number
     with pytest.raises(RuleViolation, match=f"Cite deviation {number}"):
         services.disposition_exception(done.qa, exception, disposition="Within process capability.")
+    with pytest.raises(RuleViolation, match="a citation alone is not a disposition"):
+        services.disposition_exception(done.qa, exception, disposition=f"See deviation {number}: ")  # the form's text
     services.disposition_exception(done.qa, exception, disposition=f"Investigated under {number}.")
     item = next(i for label, items in selectors.review(done.qa, done.batch)["groups"] for i in items
                 if i.exception.pk == exception.pk)

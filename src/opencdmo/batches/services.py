@@ -799,6 +799,11 @@ def transition_batch(actor, batch, action: str, *, signature: SignatureInput | N
 
 # --- Review by exception (H5) ---
 
+def _assessment(text: str, deviation_number: str) -> str:
+    """What a disposition says besides the deviation it cites (the form offers 'See deviation …:')."""
+    return text.replace(f"See deviation {deviation_number}", "").replace(deviation_number, "").strip(" :;,.-")
+
+
 def disposition_exception(actor, exception: BatchException, *, disposition: str) -> BatchException:
     """QA's decision on one exception of the review by exception (A11-8: the reason is recorded).
 
@@ -827,6 +832,9 @@ def disposition_exception(actor, exception: BatchException, *, disposition: str)
         if exception.deviation_id and exception.deviation.number not in text:
             raise RuleViolation(f"Cite deviation {exception.deviation.number} in the disposition: it is investigated "
                                 "and closed in the quality module, and the batch record refers to it.")
+        if exception.deviation_id and not _assessment(text, exception.deviation.number):
+            raise RuleViolation(f"Write your assessment after citing {exception.deviation.number}: a citation alone "
+                                "is not a disposition.")
         update_record(actor, exception, action="disposition", status=BatchException.Status.DISPOSITIONED,
                       disposition=text, dispositioned_at=clock.now(), dispositioned_by=actor)
     return exception
