@@ -28,12 +28,13 @@ def put(chunks) -> tuple[str, int]:
             os.fsync(out.fileno())
         target = path_of(digest.hexdigest())
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            os.unlink(tmp)
-        else:
-            os.link(tmp, target)  # fails rather than replace an existing file
-            os.unlink(tmp)
-            os.chmod(target, 0o444)
+        if not target.exists():
+            try:
+                os.link(tmp, target)  # fails rather than replace an existing file
+                os.chmod(target, 0o444)
+            except FileExistsError:
+                pass  # another writer stored it meanwhile: the same bytes, since the name is their hash
+        os.unlink(tmp)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
