@@ -11,6 +11,7 @@ structure as a barcode carries it (data identifier + data content).
 """
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -91,8 +92,9 @@ def is_valid_with_check(data_and_k: str) -> bool:
 
 # --- Structures ---------------------------------------------------------------------------
 
-class DataStructure:
-    """An ISBT 128 data structure: data identifier (DI) + data content of a fixed length."""
+class DataStructure(ABC):
+    """An ISBT 128 data structure: data identifier (DI) + data content of a fixed length. Each
+    structure says how it writes its content and how it reads one back."""
 
     DI: ClassVar[str]
     NAME: ClassVar[str]
@@ -103,8 +105,8 @@ class DataStructure:
         return self.DI
 
     @property
-    def data_content(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def data_content(self) -> str: ...
 
     @property
     def text(self) -> str:
@@ -112,8 +114,8 @@ class DataStructure:
         return self.DI + self.data_content
 
     @classmethod
-    def from_content(cls, content: str):
-        raise NotImplementedError
+    @abstractmethod
+    def from_content(cls, content: str): ...
 
 
 def _year(value) -> str:
