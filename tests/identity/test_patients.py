@@ -11,7 +11,7 @@ from opencdmo.core.domain.roles import Role
 from opencdmo.core.errors import Conflict, NotFound, PermissionDenied, RuleViolation
 from opencdmo.identity import selectors, services
 from opencdmo.identity.domain import isbt128
-from opencdmo.identity.models import CoiSequence, TherapyOrder
+from opencdmo.identity.models import IdentifierSequence, TherapyOrder
 from opencdmo.sponsors.models import Product
 from tests.web.conftest import bearer, signed_in
 
@@ -58,7 +58,7 @@ def test_a_cancelled_orders_coi_is_never_issued_again(planner_a, sponsor_a, orde
     again = builders.order(planner_a, order_a.patient)
     assert again.coi != order_a.coi
     assert TherapyOrder.objects.filter(coi=order_a.coi).count() == 1
-    assert CoiSequence.objects.get().last == "000002"
+    assert IdentifierSequence.objects.get().last == "000002"
 
 
 @pytest.mark.req("ISBT-6")

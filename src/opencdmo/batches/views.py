@@ -18,10 +18,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from opencdmo.core import registry, tasks
 from opencdmo.core import selectors as core_selectors
 from opencdmo.core.access import require_to_see
-from opencdmo.core.errors import DomainError, NotFound, PermissionDenied, RuleViolation
-from opencdmo.core.models import User
+from opencdmo.core.errors import DomainError, NotFound, RuleViolation
 from opencdmo.core.signatures import SignatureInput
-from opencdmo.core.views import SIGNED_IN_SESSION, invalid_input, paginate, sort_headers
+from opencdmo.core.views import SIGNED_IN_SESSION, invalid_input, paginate, signer_at_screen, sort_headers
 from opencdmo.facilities import selectors as facility_selectors
 from opencdmo.facilities.models import Equipment
 from opencdmo.processes import selectors as process_selectors
@@ -371,18 +370,6 @@ def _entry(batch, post) -> BatchEntry:
     return entry
 
 
-def _signer(post, who: str) -> User:
-    """The person who signs at the operator's screen with their own user ID and password (a
-    second person verifying, QA overriding), without signing the operator out."""
-    username = post.get("username", "").strip()
-    if not username:
-        raise RuleViolation(f"{who} enters their user ID and password to sign.")
-    signer = User.objects.filter(username__iexact=username, is_active=True).first()
-    if signer is None:
-        raise PermissionDenied("Signature refused: no active user has that user ID.")
-    return signer
-
-
 def _signature(post, meaning: str) -> SignatureInput:
     return SignatureInput(meaning=meaning, password=post.get("password", ""), username=post.get("username", ""),
                           comment=post.get("comment", ""))
@@ -404,8 +391,8 @@ def _do(request, batch, key: str, action: str):
                                       reason=post.get("reason", ""), submission_id=submission_id,
                                       comment=post.get("comment", ""))
     if action == "verify":
-        return services.verify_entry(_signer(post, "The second person"), _entry(batch, post), signature=_signature(post, "Verified"),
-                                     first_in_session=True)
+        return services.verify_entry(signer_at_screen(post, "The second person"), _entry(batch, post),
+                                     signature=_signature(post, "Verified"), first_in_session=True)
     if action == "scan":
         return services.scan_equipment(user, batch, key, scanned=post.get("scanned", "").strip(),
                                        submission_id=submission_id)
@@ -470,7 +457,7 @@ def override(request, number):
     post = request.POST
     key = post.get("step_key", "").strip()
     return _after(request, batch, key, lambda: services.override_interlock(
-        _signer(post, "QA"), batch, step_key=key or None, interlock=post.get("interlock", ""),
+        signer_at_screen(post, "QA"), batch, step_key=key or None, interlock=post.get("interlock", ""),
         subject=post.get("subject", ""), refusal=post.get("refusal", ""), reason=post.get("reason", ""),
         signature=_signature(post, OVERRIDE_MEANING), first_in_session=True))
 

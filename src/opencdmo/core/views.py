@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import filestore, presentation, security, selectors, services, tasks
 from .domain.roles import Role
-from .errors import DomainError, RuleViolation
+from .errors import DomainError, PermissionDenied, RuleViolation
 from .models import User
 from .pdf import render_pdf
 from .signatures import SignatureInput
@@ -52,6 +52,18 @@ def sort_headers(request, columns, default: str = "") -> list[dict]:
         aria = "ascending" if current == key else "descending" if current == f"-{key}" else "none"
         headers.append({"label": label, "url": f"?{query.urlencode()}", "aria": aria})
     return headers
+
+
+def signer_at_screen(post, who: str) -> User:
+    """The person who signs at the operator's screen with their own user ID and password (a
+    second person verifying, QA overriding), without signing the operator out."""
+    username = post.get("username", "").strip()
+    if not username:
+        raise RuleViolation(f"{who} enters their user ID and password to sign.")
+    signer = User.objects.filter(username__iexact=username, is_active=True).first()
+    if signer is None:
+        raise PermissionDenied("Signature refused: no active user has that user ID.")
+    return signer
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,19 +1,30 @@
-"""Every write to patients and therapy orders: enrol, order a therapy (issuing its chain of
-identity identifier), withdraw, cancel. Sponsor scoping on every read and write."""
+"""Every write of the chain of identity and custody: patients and therapy orders (issuing the
+chain of identity identifier), collections, custody handoffs with their scan verification,
+shipments, cryostorage and labels. Sponsor scoping on every read and write."""
 
 from django.db import IntegrityError, transaction
 
 from opencdmo.core import clock
 from opencdmo.core.access import require
 from opencdmo.core.errors import Conflict, RuleViolation
-from opencdmo.core.records import create_record
+from opencdmo.core.records import create_record, update_record
 from opencdmo.core.scoping import get_scoped
-from opencdmo.core.signatures import SignatureInput
+from opencdmo.core.signatures import SignatureInput, VerifiedSigner, authenticate_signer
+from opencdmo.quality import services as quality_services
 from opencdmo.sponsors.models import Product, Sponsor
 
 from . import conf
-from .domain import isbt128
-from .models import CoiSequence, Patient, TherapyOrder, TreatmentCentre
+from .domain import custody, isbt128
+from .models import (
+    CustodyEvent,
+    IdentifierSequence,
+    Milestone,
+    MilestoneReached,
+    Patient,
+    TherapyOrder,
+    TreatmentCentre,
+    Unit,
+)
 from .workflows import order_workflow, patient_workflow
 
 ENROL = "identity.enroll"
@@ -59,8 +70,9 @@ def enroll_patient(actor, *, centre: TreatmentCentre, subject_id: str, date_of_b
 def _next_coi() -> isbt128.ChainOfIdentity:
     """The next identifier of this site and year, issued in order under a row lock (never twice)."""
     issuer, year = conf.issuing_facility(), f"{clock.now().year % 100:02d}"
-    CoiSequence.objects.bulk_create([CoiSequence(issuer=issuer, year=year, last="")], ignore_conflicts=True)
-    counter = CoiSequence.objects.select_for_update().get(issuer=issuer, year=year)
+    IdentifierSequence.objects.bulk_create([IdentifierSequence(structure="coi", issuer=issuer, year=year, last="")],
+                                           ignore_conflicts=True)
+    counter = IdentifierSequence.objects.select_for_update().get(structure="coi", issuer=issuer, year=year)
     counter.last = isbt128.next_sequence(counter.last) if counter.last else "000001"
     counter.save(update_fields=["last"])
     return isbt128.ChainOfIdentity.build(issuer, year, counter.last)
@@ -107,3 +119,96 @@ def transition_order(actor, order: TherapyOrder, action: str, *, signature: Sign
         order = get_scoped(TherapyOrder.objects.select_for_update(), actor, pk=order.pk)
         order_workflow.apply(order, action, actor=actor, reason=reason)
     return order
+
+
+# --- Custody: the one writer of custody events, used by collections, handoffs, shipments,
+# storage, labels and the batch record's patient-material steps ------------------------------
+
+# Handoffs where a mix-up would reach the patient: a second person verifies (two-person rule).
+CRITICAL_HANDOFFS = frozenset({Milestone.RECEIPT, Milestone.FINAL_LABELING, Milestone.RELEASE_FOR_SHIPMENT})
+_MILESTONE_ORDER = {value: position for position, value in enumerate(Milestone.values)}
+
+
+class CustodyMismatch(RuleViolation):
+    """A scan naming another patient or container: the handoff is refused, the refused event is
+    kept and a deviation raised (both committed before this is raised)."""
+
+    def __init__(self, message: str, *, event: CustodyEvent, deviation):
+        super().__init__(message)
+        self.event = event
+        self.deviation = deviation
+
+
+def expected_of(order: TherapyOrder, unit: Unit | None = None) -> custody.Expected:
+    if unit is None:
+        return custody.Expected(coi=order.coi)
+    return custody.Expected(coi=order.coi, din=unit.din, product_code=unit.product_code)
+
+
+def _scanned_text(scanned) -> str:
+    entries = [scanned] if isinstance(scanned, str) else [s for s in (scanned or ()) if isinstance(s, str)]
+    return "\n".join(entry.strip() for entry in entries)[:2000]
+
+
+def verify_scan(actor, order: TherapyOrder, scanned, *, kind: str, unit: Unit | None = None, shipment=None,
+                records=(), location: str = "") -> custody.Verification:
+    """The scan must name this therapy (and this container, when one is given). An unreadable scan
+    is refused with what to do (nothing written). A mismatch is refused too, and kept: the refused
+    custody event and the deviation it raises are committed in their own transaction before
+    CustodyMismatch is raised, so call this before opening the handoff's own transaction."""
+    try:
+        verification = custody.verify(expected_of(order, unit), custody.read_scans(scanned))
+    except isbt128.Isbt128Error as exc:
+        raise RuleViolation(str(exc)) from None
+    if verification.matched:
+        return verification
+    what = Milestone(kind).label.lower()
+    problem = " ".join(verification.problems)
+    with transaction.atomic():
+        deviation = quality_services.raise_deviation(
+            actor, title=f"Identity mismatch at {what} for {order.number}"[:200],
+            description=f"At {what} of {unit.number if unit else order.number} the scan was refused: {problem} "
+                        "The material was not handed on.",
+            source="custody", records=(order, *([unit] if unit else []), *records), sponsor=order.patient.sponsor,
+            area=location, category="chain_of_identity", immediate_actions="Handoff blocked by the system.")
+        event = create_record(actor, CustodyEvent(
+            order=order, unit=unit, shipment=shipment, kind=kind, at=clock.now(), by=actor, location=location,
+            scanned=_scanned_text(scanned), result=CustodyEvent.Result.REFUSED, problem=problem, deviation=deviation))
+    raise CustodyMismatch(f"Refused: {problem} Deviation {deviation.number} is raised; do not hand the material on.",
+                          event=event, deviation=deviation)
+
+
+def second_person(actor, order: TherapyOrder, verifier, signature: SignatureInput | None, *,
+                  first_in_session: bool = True) -> VerifiedSigner:
+    """The second person of a critical handoff: someone else, allowed to verify custody for this
+    sponsor, signing 'Verified' with their own user ID and password."""
+    if verifier is None or signature is None:
+        raise RuleViolation("This handoff needs a second person: they enter their user ID and password to verify.")
+    if verifier.pk == actor.pk:
+        raise RuleViolation("Segregation of duties: the second person must be someone else.")
+    require(verifier, "identity.verify_custody", to="verify custody handoffs")
+    get_scoped(TherapyOrder, verifier, pk=order.pk)
+    signer = authenticate_signer(verifier, signature, first_in_session=first_in_session)
+    if signer.meaning != "Verified":
+        raise RuleViolation("The second person signs with the meaning 'Verified'.")
+    return signer
+
+
+def reach_milestone(actor, order: TherapyOrder, milestone: str, at) -> None:
+    """The first time a therapy reaches a milestone; its stage only ever moves forward."""
+    _, reached = MilestoneReached.objects.get_or_create(order=order, milestone=milestone, defaults={"at": at})
+    if reached and _MILESTONE_ORDER[milestone] > _MILESTONE_ORDER[order.stage]:
+        update_record(actor, order, action="custody", stage=milestone)
+
+
+def record_event(actor, order: TherapyOrder, kind: str, *, unit: Unit | None = None, shipment=None,
+                 scanned="", verified_by=None, from_party: str = "", to_party: str = "", location: str = "",
+                 note: str = "") -> CustodyEvent:
+    """A verified handoff, in the caller's transaction, stamped with server time; the therapy
+    reaches the milestone. The caller has verified the scan and the second person."""
+    event = create_record(actor, CustodyEvent(
+        order=order, unit=unit, shipment=shipment, kind=kind, at=clock.now(), by=actor, verified_by=verified_by,
+        from_party=from_party[:200], to_party=to_party[:200], location=location[:200],
+        scanned=_scanned_text(scanned), result=CustodyEvent.Result.VERIFIED, note=note))
+    reach_milestone(actor, order, kind, event.at)
+    return event

@@ -56,11 +56,15 @@ _STAFF_READ = {
     "processes.view",
     "batches.view",
     "identity.view",
+    "identity.view_storage",
 }
+
+# Hands that move patient material inside the CDMO, and the second person at its critical handoffs.
+_CUSTODY = {"identity.custody", "identity.verify_custody"}
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.OPERATOR: frozenset(_STAFF_READ | {"facilities.clean", "facilities.line_clearance", "materials.issue",
-                                           "batches.execute", "batches.verify"}),
+                                           "batches.execute", "batches.verify"} | _CUSTODY),
     Role.SUPERVISOR: frozenset(
         _STAFF_READ
         | {
@@ -85,13 +89,16 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "batches.execute",
             "batches.verify",
             "batches.hold",
+            "identity.ship",
+            "identity.manage_storage",
         }
+        | _CUSTODY
     ),
     Role.MATERIAL_HANDLER: frozenset(
         _STAFF_READ | {"materials.receive", "materials.issue", "materials.transfer", "materials.adjust",
-                       "materials.manage_master_data"}
+                       "materials.manage_master_data", "identity.ship", "identity.manage_storage"} | _CUSTODY
     ),
-    Role.QC_ANALYST: frozenset(_STAFF_READ),
+    Role.QC_ANALYST: frozenset(_STAFF_READ | _CUSTODY),
     Role.QC_REVIEWER: frozenset(
         _STAFF_READ | {"documents.author", "quality.investigate", "quality.manage_capa", "quality.propose_change"}
     ),
@@ -125,6 +132,10 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "batches.hold",
             "identity.enroll",
             "identity.manage_centres",
+            "identity.collect",
+            "identity.configure",
+            "identity.verify_custody",
+            "identity.release_for_shipment",
         }
     ),
     Role.QA_APPROVER: frozenset(
@@ -153,9 +164,14 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "batches.override_interlock",
             "batches.review",
             "batches.hold",
+            "identity.verify_custody",
+            "identity.release_for_shipment",
         }
     ),
-    Role.PLANNER: frozenset(_STAFF_READ | {"batches.plan", "identity.enroll", "identity.manage_centres"}),
+    # The planner is the CDMO's case manager: books collections and records what the treatment
+    # centre confirms (collection, courier pickup, receipt at site, infusion).
+    Role.PLANNER: frozenset(_STAFF_READ | {"batches.plan", "identity.enroll", "identity.manage_centres",
+                                           "identity.collect", "identity.configure"}),
     Role.PD_SCIENTIST: frozenset(
         _STAFF_READ
         | {"documents.author", "quality.investigate", "quality.manage_capa", "quality.propose_change",
