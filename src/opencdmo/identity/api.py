@@ -147,3 +147,19 @@ def create_centre(request, payload: CentreIn):
     user = request.user
     return Status(201, services.create_centre(user, sponsor=sponsor_selectors.sponsor(user, payload.sponsor),
                                               code=payload.code, name=payload.name, address=payload.address))
+
+
+# --- Collections and handoffs ------------------------------------------------------------------
+# --- end of collections and handoffs ---
+
+# --- Shipments ---------------------------------------------------------------------------------
+# --- end of shipments ---
+
+# --- Cryostorage -------------------------------------------------------------------------------
+# --- end of cryostorage ---
+
+# --- Labels and their reconciliation -----------------------------------------------------------
+# --- end of labels ---
+
+# --- Labelling settings, timeline and in-flight board ------------------------------------------
+# --- end of settings, timeline and board ---

@@ -111,3 +111,19 @@ def therapy_for_batch(user, reference: str, product) -> TherapyOrder:
     if order.product_id != product.pk:
         raise RuleViolation(f"{order.number} orders {order.product.code}, not {product.code}.")
     return order
+
+
+# --- Collections and handoffs ------------------------------------------------------------------
+# --- end of collections and handoffs ---
+
+# --- Shipments ---------------------------------------------------------------------------------
+# --- end of shipments ---
+
+# --- Cryostorage -------------------------------------------------------------------------------
+# --- end of cryostorage ---
+
+# --- Labels and their reconciliation -----------------------------------------------------------
+# --- end of labels ---
+
+# --- Labelling settings, timeline and in-flight board ------------------------------------------
+# --- end of settings, timeline and board ---

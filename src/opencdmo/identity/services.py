@@ -6,9 +6,9 @@ from django.db import IntegrityError, transaction
 
 from opencdmo.core import clock
 from opencdmo.core.access import require
-from opencdmo.core.errors import Conflict, RuleViolation
+from opencdmo.core.errors import Conflict, NotFound, RuleViolation
 from opencdmo.core.records import create_record, update_record
-from opencdmo.core.scoping import get_scoped
+from opencdmo.core.scoping import get_scoped, scoped
 from opencdmo.core.signatures import SignatureInput, VerifiedSigner, authenticate_signer
 from opencdmo.quality import services as quality_services
 from opencdmo.sponsors.models import Product, Sponsor
@@ -212,3 +212,46 @@ def record_event(actor, order: TherapyOrder, kind: str, *, unit: Unit | None = N
         scanned=_scanned_text(scanned), result=CustodyEvent.Result.VERIFIED, note=note))
     reach_milestone(actor, order, kind, event.at)
     return event
+
+
+def unit_from_scan(actor, scanned) -> Unit:
+    """The container a scan names, among those the user may see: by its DIN and product code (the
+    label's Data Matrix, or both Code 128 symbols), by a DIN alone when only one container has it,
+    or by the unit number typed."""
+    entries = [scanned] if isinstance(scanned, str) else list(scanned or ())
+    typed = "".join(str(entries[0]).split()).upper() if len(entries) == 1 else ""
+    if typed.startswith(f"{Unit.number_prefix}-"):
+        return get_scoped(Unit.objects.select_related("order__patient__sponsor"), actor, number=typed)
+    try:
+        read = custody.read_scans(entries)
+    except isbt128.Isbt128Error as exc:
+        raise RuleViolation(str(exc)) from None
+    dins = {s.din13 for s in read if isinstance(s, isbt128.Din)}
+    codes = {s.data_content for s in read if isinstance(s, isbt128.ProductCode)}
+    if len(dins) != 1 or len(codes) > 1:
+        raise RuleViolation("Scan one container's DIN and product code (its Data Matrix holds both).")
+    units = scoped(Unit.objects.select_related("order__patient__sponsor"), actor).filter(din=dins.pop())
+    if codes:
+        units = units.filter(product_code=codes.pop())
+    found = list(units[:2])
+    if not found:
+        raise NotFound("No container with that DIN and product code is known among those you may see.")
+    if len(found) > 1:
+        raise RuleViolation("Several containers carry this DIN: scan the product code too, or the Data Matrix.")
+    return found[0]
+
+
+# --- Collections and handoffs ------------------------------------------------------------------
+# --- end of collections and handoffs ---
+
+# --- Shipments ---------------------------------------------------------------------------------
+# --- end of shipments ---
+
+# --- Cryostorage -------------------------------------------------------------------------------
+# --- end of cryostorage ---
+
+# --- Labels and their reconciliation -----------------------------------------------------------
+# --- end of labels ---
+
+# --- Labelling settings and vein-to-vein windows -----------------------------------------------
+# --- end of settings ---

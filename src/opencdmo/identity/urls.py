@@ -12,4 +12,14 @@ urlpatterns = [
     path("orders/<str:number>/", views.order_detail, name="order"),
     path("centres/", views.centre_list, name="centres"),
     path("centres/new/", views.centre_new, name="centre_new"),
+    # collections and handoffs
+    # end of collections and handoffs
+    # shipments
+    # end of shipments
+    # cryostorage
+    # end of cryostorage
+    # labels
+    # end of labels
+    # settings, timeline and board
+    # end of settings, timeline and board
 ]

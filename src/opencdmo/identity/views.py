@@ -165,3 +165,19 @@ def centre_new(request):
     return render(request, "identity/centre_form.html", {
         "form": post, "error": error, "sponsors": sponsor_selectors.sponsors_for(user).prefetch_related(None),
     }, status=status)
+
+
+# --- Collections and handoffs ------------------------------------------------------------------
+# --- end of collections and handoffs ---
+
+# --- Shipments ---------------------------------------------------------------------------------
+# --- end of shipments ---
+
+# --- Cryostorage -------------------------------------------------------------------------------
+# --- end of cryostorage ---
+
+# --- Labels and their reconciliation -----------------------------------------------------------
+# --- end of labels ---
+
+# --- Labelling settings, timeline and in-flight board ------------------------------------------
+# --- end of settings, timeline and board ---
