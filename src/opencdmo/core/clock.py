@@ -24,6 +24,24 @@ def use_clock(clock: Callable[[], dt.datetime]) -> Iterator[None]:
         _now = previous
 
 
+class _Ticking:
+    def __init__(self, start: dt.datetime):
+        self.current = start
+
+    def __call__(self) -> dt.datetime:
+        self.current += dt.timedelta(seconds=1)
+        return self.current
+
+
+@contextlib.contextmanager
+def days_ago(now: dt.datetime, days: float, hour: int = 9) -> Iterator[None]:
+    """The server clock of a demo's history: `days` before `now` at `hour` o'clock (never later
+    than half an hour ago), ticking a second at each reading so events keep their order."""
+    moment = (now - dt.timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)
+    with use_clock(_Ticking(min(moment, now - dt.timedelta(minutes=30)))):
+        yield
+
+
 def site_today() -> dt.date:
     """Today's date in the site's time zone: the calendar that due dates and 'overdue' follow."""
     from django.utils import timezone  # noqa: PLC0415  (the clock itself needs no Django)

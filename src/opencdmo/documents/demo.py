@@ -8,7 +8,7 @@ release specification that only Helix's people and the CDMO's staff see.
 """
 
 import datetime as dt
-from contextlib import contextmanager
+import functools
 
 from django.utils import timezone
 
@@ -66,28 +66,13 @@ DOCUMENTS = [
 ]
 
 
-class _PastClock:
-    """The server clock during the demo's history: starts at a moment and ticks a second a reading."""
-
-    def __init__(self, start: dt.datetime):
-        self.current = start
-
-    def __call__(self) -> dt.datetime:
-        self.current += dt.timedelta(seconds=1)
-        return self.current
-
-
 def _helpers(now, password, author, reviewer, approver):
     """The demo's clock (days ago), dates relative to today, and the three signatures that release a version."""
 
     def sign(user, meaning):
         return SignatureInput(meaning=meaning, password=password, username=user.username)
 
-    @contextmanager
-    def days_ago(days: float, hour: int = 9):
-        moment = (now - dt.timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)
-        with clock.use_clock(_PastClock(min(moment, now - dt.timedelta(minutes=30)))):
-            yield
+    days_ago = functools.partial(clock.days_ago, now)
 
     def date_in(days: int) -> dt.date:
         return timezone.localdate(now) + dt.timedelta(days=days)
@@ -121,7 +106,6 @@ def seed(users: dict, sponsors: dict, *, password: str) -> None:
             release(document.versions.get())
     with days_ago(390, 1):
         services.take_effect_due(None)
-
 
 
 def seed_revisions(users: dict, *, password: str) -> None:

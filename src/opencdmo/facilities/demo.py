@@ -9,8 +9,8 @@ and in its clean hold, and a line clearance waiting for its verifier.
 """
 
 import datetime as dt
+import functools
 import zlib
-from contextlib import contextmanager
 
 from opencdmo.core import clock
 from opencdmo.core.signatures import SignatureInput
@@ -43,17 +43,6 @@ ROOM_STATUS_REASONS = {
 }
 
 
-class _PastClock:
-    """The server clock during the demo's history: starts at a moment and ticks a second a reading."""
-
-    def __init__(self, start: dt.datetime):
-        self.current = start
-
-    def __call__(self) -> dt.datetime:
-        self.current += dt.timedelta(seconds=1)
-        return self.current
-
-
 def seed(users: dict, sponsors: dict, *, password: str) -> None:
     """users: user ID → User (see demo/management/commands/seed_demo.py); sponsors: code → Sponsor."""
     now = clock.now()
@@ -62,11 +51,7 @@ def seed(users: dict, sponsors: dict, *, password: str) -> None:
     def sign(user, meaning, comment=""):
         return SignatureInput(meaning=meaning, password=password, username=user.username, comment=comment)
 
-    @contextmanager
-    def days_ago(days: float, hour: int = 9):
-        moment = (now - dt.timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)
-        with clock.use_clock(_PastClock(min(moment, now - dt.timedelta(minutes=30)))):
-            yield
+    days_ago = functools.partial(clock.days_ago, now)
 
     # The site, its areas and rooms, half a year ago.
     with days_ago(200, 8):

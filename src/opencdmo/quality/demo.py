@@ -15,7 +15,7 @@ The history is written with the server clock set back to when each step happened
 """
 
 import datetime as dt
-from contextlib import contextmanager
+import functools
 
 from opencdmo.core import clock
 from opencdmo.core.signatures import SignatureInput
@@ -104,17 +104,6 @@ CAPAS = {
 }
 
 
-class _PastClock:
-    """The server clock during the demo's history: starts at a moment and ticks a second a reading."""
-
-    def __init__(self, start: dt.datetime):
-        self.current = start
-
-    def __call__(self) -> dt.datetime:
-        self.current += dt.timedelta(seconds=1)
-        return self.current
-
-
 def seed(users: dict, sponsors: dict, *, password: str) -> None:
     """users: user ID → User (see demo/management/commands/seed_demo.py); sponsors: code → Sponsor."""
     now = clock.now()
@@ -123,11 +112,7 @@ def seed(users: dict, sponsors: dict, *, password: str) -> None:
     def sign(user, meaning, comment=""):
         return SignatureInput(meaning=meaning, password=password, username=user.username, comment=comment)
 
-    @contextmanager
-    def days_ago(days: float, hour: int = 9):
-        moment = (now - dt.timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)
-        with clock.use_clock(_PastClock(min(moment, now - dt.timedelta(minutes=30)))):
-            yield
+    days_ago = functools.partial(clock.days_ago, now)
 
     def site_day(offset: int) -> dt.date:
         return services.site_today() + dt.timedelta(days=offset)

@@ -2,9 +2,6 @@
 (`opencdmo seed-demo`), with most people trained, some overdue and some due, so the matrix tells a story.
 """
 
-import datetime as dt
-from contextlib import contextmanager
-
 from opencdmo.core import clock
 from opencdmo.core.signatures import SignatureInput
 from opencdmo.documents.demo import DOCUMENTS
@@ -27,22 +24,6 @@ LEFT_OPEN = {("op.garcia", "gowning"), ("op.locked", "gowning"), ("op.locked", "
              ("op.locked", "prodigy"), ("qc.chen", "hlx_spec")}
 
 
-class _PastClock:
-    def __init__(self, start: dt.datetime):
-        self.current = start
-
-    def __call__(self) -> dt.datetime:
-        self.current += dt.timedelta(seconds=1)
-        return self.current
-
-
-@contextmanager
-def _days_ago(now: dt.datetime, days: float, hour: int = 10):
-    moment = (now - dt.timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)
-    with clock.use_clock(_PastClock(min(moment, now - dt.timedelta(minutes=30)))):
-        yield
-
-
 def _rounds(users: dict, password: str):
     """complete_open(days): everyone signs what is open then, except LEFT_OPEN and the upcoming
     cleaning SOP v2.0 (due next month)."""
@@ -56,7 +37,7 @@ def _rounds(users: dict, password: str):
         return SignatureInput(meaning=meaning, password=password, username=user.username)
 
     def complete_open(days: float):
-        with _days_ago(now, days):
+        with clock.days_ago(now, days, 10):
             for a in TrainingAssignment.objects.filter(status="assigned").select_related(
                     "user", "course", "document_version__document").order_by("pk"):
                 key = keys.get(a.document_version.document_id) if a.document_version_id else None
@@ -78,7 +59,7 @@ def seed(users: dict, sponsors: dict, *, password: str) -> None:
     qa = users["qa.patel"]
     titles = {title: key for key, _, title, *_ in DOCUMENTS}
     documents = {titles[d.title]: d for d in Document.objects.filter(title__in=titles)}
-    with _days_ago(clock.now(), 388):
+    with clock.days_ago(clock.now(), 388, 10):
         course = services.create_course(qa, name="Grade B gowning qualification",
                                         description="Gowning under observation, then three passed glove and gown "
                                                     "contact plates.")
