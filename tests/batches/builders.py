@@ -196,6 +196,9 @@ def run_step(world: World, key: str, *, by: User | None = None, verifier: User |
     batch = world.batch
     step = world.definition.step(key)
     services.start_step(by, batch, key)
+    if step.patient_material and batch.patient_reference:  # the bag's chain of identity label (DS040)
+        services.scan_patient_material(by, batch, key, scanned=f"&/{batch.patient_reference}",
+                                       submission_id=submission())
     for kind in step.equipment:
         assert kind == world.equipment.kind, f"the world has no {kind}"
         services.scan_equipment(by, batch, key, scanned=world.equipment.number, submission_id=submission())

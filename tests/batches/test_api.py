@@ -198,6 +198,9 @@ def test_a_batch_is_executed_through_the_api(world):
     assert early.status_code == 422 and "A1" in early.json()["detail"]  # the order is enforced (P11-1f)
 
     assert operator.post(f"{batch}/steps/A1/start").json()["status"] == "in_progress"
+    scanned = operator.post(f"{batch}/steps/A1/identity-scans", {"scanned": f"&/{world.batch.patient_reference}",
+                                                                  "submission_id": builders.submission()})
+    assert scanned.status_code == 201  # the apheresis bag is the patient's (ISBT-6)
     for parameter, value in (("bag_intact", "yes"), ("viable_cells", "3e8"), ("viability", "95.0")):
         answer = operator.post(f"{batch}/steps/A1/entries", {"parameter": parameter, "value": value,
                                                               "submission_id": builders.submission()})

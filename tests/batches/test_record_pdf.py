@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from opencdmo.batches import selectors
 from opencdmo.core.domain.roles import Role
 from opencdmo.core.models import AuditEvent
+from opencdmo.identity.selectors import printed_coi
 from tests.web.conftest import records_a  # noqa: F401  (the shared view tests' world)
 from tests.web.viewtests import PermissionApiTest, PermissionPageTest
 
@@ -47,9 +48,10 @@ def test_the_pdf_shows_every_signature_every_exception_and_the_corrections_trail
     client = Client()
     client.force_login(reviewed.qa_approver)
     pages, text = pdf_text(_pdf(client, reviewed))
-    # Cover: product, sponsor, batch, MBR version, patient identifier, status.
+    # Cover: product, sponsor, batch, MBR version, patient identifier as printed on its labels, status.
+    coi = printed_coi(reviewed.batch.patient_reference)
     for shown in (reviewed.product.code, reviewed.sponsor.name, reviewed.batch.number, reviewed.version.number,
-                  reviewed.batch.patient_reference, "Reviewed"):
+                  f"{coi.text} {coi.check}", "Reviewed"):
         assert shown in pages[0]
     # Signature manifestations: performer, verifier, reviewer, QA override, each with name, meaning, zone.
     for person, meaning in ((reviewed.operator, "Performed"), (reviewed.second_operator, "Verified"),

@@ -107,6 +107,7 @@ def executed_batch(page, world: builders.World, *, verifier_page=None) -> builde
     # A1: receive the apheresis bag, count the cells; a value outside the normal range is amber.
     expect(page.locator(".step-card h2")).to_contain_text("A1")
     page.get_by_role("button", name="Start step").click()
+    _scan(page, "Scan chain of identity label", f"&/{world.batch.patient_reference}")  # the bag is the patient's
     block = _parameter(page, "bag_intact")
     block.get_by_label("Yes").check()
     block.get_by_role("button", name="Record").click()

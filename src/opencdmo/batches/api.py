@@ -243,6 +243,21 @@ class ScanIn(Schema):
     submission_id: str = SubmissionId
 
 
+class IdentityScanIn(Schema):
+    scanned: str = Field(max_length=2000, description="the chain of identity label as scanned: its Data Matrix, "
+                                                      "or its chain of identity barcode (&/CH…)")
+    submission_id: str = SubmissionId
+
+
+class IdentityScanOut(Schema):
+    id: int
+    step: str = Field(alias="step.key")
+    scanned: str
+    scanned_at: dt.datetime
+    scanned_by: str = Field(alias="scanned_by.username")
+    submission_id: str
+
+
 class MaterialIn(Schema):
     line: int = Field(ge=0, le=1000, description="index of the step's bill-of-materials line")
     lot: str = Field(max_length=200, description="the lot's scanned code")
@@ -371,6 +386,14 @@ def record_entry(request, number: str, key: str, payload: EntryIn):
 def scan_equipment(request, number: str, key: str, payload: ScanIn):
     return Status(201, services.scan_equipment(request.user, _batch(request, number), key,
                                                scanned=payload.scanned, submission_id=payload.submission_id))
+
+
+@router.post("/batches/{number}/steps/{key}/identity-scans", response={201: IdentityScanOut},
+             summary="Scan the chain of identity label of the patient's material (idempotent by submission_id); "
+                     "another patient's label is refused (422) and raises a deviation")
+def scan_patient_material(request, number: str, key: str, payload: IdentityScanIn):
+    return Status(201, services.scan_patient_material(request.user, _batch(request, number), key,
+                                                      scanned=payload.scanned, submission_id=payload.submission_id))
 
 
 @router.post("/batches/{number}/steps/{key}/materials", response={201: MaterialUseOut},

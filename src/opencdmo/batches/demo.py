@@ -128,6 +128,9 @@ def _run_step(demo: Demo, batch: Batch, step: Step, *, values: dict, comments: d
     key = step.id
     demo.attempt(batch, lambda: services.start_step(demo.operator, batch, key),
                  reason="Demo site: the operator's training record is held on paper for this SOP.")
+    if step.patient_material and batch.patient_reference:  # the bag's chain of identity label, scanned
+        services.scan_patient_material(demo.operator, batch, key, scanned=f"&/{batch.patient_reference}",
+                                       submission_id=demo.submission(batch, "coi"))
     for kind in step.equipment:
         equipment = _usable_equipment(kind, batch.room)
         if equipment is None:

@@ -132,6 +132,25 @@ class EquipmentScan(models.Model):
         constraints = [models.UniqueConstraint(fields=["batch", "submission_id"], name="one_scan_per_submission")]
 
 
+class PatientMaterialScan(models.Model):
+    """The chain of identity label of the patient's material, scanned at a step that handles it and
+    matched to the therapy the batch is made for (a refused scan is a custody event and a deviation)."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="identity_scans")
+    step = models.ForeignKey(BatchStep, on_delete=models.PROTECT, related_name="identity_scans")
+    scanned = models.TextField(help_text="exactly what was scanned or typed")
+    scanned_at = models.DateTimeField()
+    scanned_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    submission_id = models.CharField(max_length=64)
+
+    sponsor_scope = "batch__sponsor"
+
+    class Meta:
+        ordering = ["step", "scanned_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["batch", "submission_id"],
+                                               name="one_identity_scan_per_submission")]
+
+
 class MaterialUse(models.Model):
     """A lot consumed at a step against a bill-of-materials line; posted to inventory and genealogy."""
 
@@ -220,6 +239,8 @@ class BatchException(models.Model):
         LATE_ENTRY = "late_entry", "Late entry"
         SKIPPED_STEP = "skipped_step", "Optional step skipped"
         DEVIATION = "deviation", "Deviation"
+        IDENTITY_MISMATCH = "identity_mismatch", "Chain of identity scan refused"
+        LABEL_RECONCILIATION = "label_reconciliation", "Labels not reconciled"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -29,7 +29,16 @@ from opencdmo.processes.domain.definition import Definition, Parameter, Range, S
 from opencdmo.quality.workflows import deviation_workflow
 
 from .domain import execution
-from .models import Batch, BatchEntry, BatchException, BatchSample, BatchStep, EquipmentScan, MaterialUse
+from .models import (
+    Batch,
+    BatchEntry,
+    BatchException,
+    BatchSample,
+    BatchStep,
+    EquipmentScan,
+    MaterialUse,
+    PatientMaterialScan,
+)
 from .workflows import BATCH_STATES, batch_workflow, no_open_exception, reviewer_did_not_execute
 
 
@@ -101,6 +110,7 @@ def performers(batch: Batch) -> set[int]:
     for row in BatchEntry.objects.filter(batch=batch).values_list("recorded_by_id", "verified_by_id").distinct():
         ids.update(row)
     ids.update(EquipmentScan.objects.filter(batch=batch).values_list("scanned_by_id", flat=True).distinct())
+    ids.update(PatientMaterialScan.objects.filter(batch=batch).values_list("scanned_by_id", flat=True).distinct())
     ids.update(MaterialUse.objects.filter(batch=batch).values_list("used_by_id", flat=True).distinct())
     ids.update(BatchSample.objects.filter(batch=batch).values_list("taken_by_id", flat=True).distinct())
     ids.update(BatchStep.objects.filter(batch=batch).values_list("completed_by_id", flat=True).distinct())
@@ -119,18 +129,24 @@ def _current(entries: list[BatchEntry]) -> dict[str, BatchEntry]:
     return {e.parameter: e for e in entries if e.pk not in replaced}
 
 
-def _missing(mbr_step: Step, current: dict[str, BatchEntry], scans, uses, samples) -> list[str]:
+def _identity_needed(step: BatchStep, mbr_step: Step) -> bool:
+    """A step handling the patient's material of an autologous batch, with no matching scan yet."""
+    return bool(mbr_step.patient_material and step.batch.patient_reference and not step.identity_scans.exists())
+
+
+def _missing(mbr_step: Step, current: dict[str, BatchEntry], scans, uses, samples, identity_needed: bool) -> list[str]:
     verify = {p.id for p in mbr_step.parameters if p.verify}
     return execution.missing(
         mbr_step, entered=current.keys(), scanned_kinds={s.kind for s in scans}, used_lines={u.line for u in uses},
         sampled={s.point for s in samples},
-        unverified=[p for p, e in current.items() if p in verify and e.verified_by_id is None])
+        unverified=[p for p, e in current.items() if p in verify and e.verified_by_id is None],
+        identity_needed=identity_needed)
 
 
 def missing(step: BatchStep, mbr_step: Step) -> list[str]:
     """What the step still lacks before it can be completed."""
     return _missing(mbr_step, _current(_step_entries(step)), step.equipment_scans.all(), step.material_uses.all(),
-                    step.samples.all())
+                    step.samples.all(), _identity_needed(step, mbr_step))
 
 
 def step_data_hash(step: BatchStep) -> str:
@@ -145,7 +161,9 @@ def step_data_hash(step: BatchStep) -> str:
         uses=[{"line": u.line, "lot": u.lot_id, "quantity": u.quantity, "unit": u.unit, "used_by": u.used_by_id,
                "used_at": u.used_at} for u in step.material_uses.order_by("id")],
         samples=[{"point": s.point, "number": s.number, "taken_by": s.taken_by_id, "taken_at": s.taken_at}
-                 for s in step.samples.order_by("id")])
+                 for s in step.samples.order_by("id")],
+        identity_scans=[{"scanned": s.scanned, "scanned_by": s.scanned_by_id, "scanned_at": s.scanned_at}
+                        for s in step.identity_scans.order_by("id")])
 
 
 @dataclass
@@ -181,6 +199,8 @@ class StepDetail:
     scans: list[EquipmentScan]
     materials: list[MaterialLineState]
     samples: list[BatchSample]
+    identity_scans: list[PatientMaterialScan]
+    identity_needed: bool  # the step handles the patient's material of an autologous batch
     missing: list[str]
 
     @property
@@ -211,6 +231,7 @@ def step_detail(batch: Batch, key: str) -> StepDetail:
     scans = list(step.equipment_scans.select_related("equipment", "scanned_by"))
     uses = list(step.material_uses.select_related("lot", "used_by"))
     samples = list(step.samples.select_related("taken_by"))
+    identity_scans = list(step.identity_scans.select_related("scanned_by"))
     materials = []
     for index, line in enumerate(mbr_step.materials):
         try:
@@ -224,8 +245,10 @@ def step_detail(batch: Batch, key: str) -> StepDetail:
         waiting_for=execution.waiting_for(mbr_step, statuses),
         parameters=[ParameterState(p, entry_rules.limits_text(p), current.get(p.id), _history(current.get(p.id), by_pk))
                     for p in mbr_step.parameters],
-        scans=scans, materials=materials, samples=samples,
-        missing=_missing(mbr_step, current, scans, uses, samples))
+        scans=scans, materials=materials, samples=samples, identity_scans=identity_scans,
+        identity_needed=bool(mbr_step.patient_material and batch.patient_reference),
+        missing=_missing(mbr_step, current, scans, uses, samples,
+                         bool(mbr_step.patient_material and batch.patient_reference and not identity_scans)))
 
 
 # --- Review and record (H5) ---
@@ -331,7 +354,8 @@ def batch_record(batch: Batch) -> dict:
     exceptions = list(_exceptions_of(batch))
     signed = signatures_by_record([batch, *steps, *entries, *overrides])
     corrected_by = {e.corrects_id: e.pk for e in entries if e.corrects_id}
-    by_step = defaultdict(lambda: {"entries": [], "equipment": [], "materials": [], "samples": []})
+    by_step = defaultdict(lambda: {"entries": [], "equipment": [], "materials": [], "samples": [],
+                                   "identity_scans": []})
     for e in entries:
         parameter = parameters.get(e.parameter)
         by_step[e.step_id]["entries"].append({
@@ -351,6 +375,9 @@ def batch_record(batch: Batch) -> dict:
         by_step[scan.step_id]["equipment"].append({
             "equipment": scan.equipment.number, "name": scan.equipment.name, "kind": scan.kind,
             "scanned_at": _iso(scan.scanned_at), "scanned_by": _person(scan.scanned_by)})
+    for scan in batch.identity_scans.select_related("scanned_by"):
+        by_step[scan.step_id]["identity_scans"].append({
+            "scanned": scan.scanned, "scanned_at": _iso(scan.scanned_at), "scanned_by": _person(scan.scanned_by)})
     for use in batch.material_uses.select_related("lot__material", "used_by"):
         by_step[use.step_id]["materials"].append({
             "line": use.line, "lot": use.lot.number,
@@ -439,6 +466,7 @@ def review(user, batch: Batch) -> dict:
         "total": total, "open": open_count, "dispositioned": total - open_count,
         "steps": {label: steps[status] for status, label in BatchStep.Status.choices if steps.get(status)},
         "step_count": sum(steps.values()),
+        "identity_scans": list(batch.identity_scans.select_related("step", "scanned_by")),
         "may_disposition": user.has_permission("batches.review") and batch.status in DISPOSITION_STATES
                            and executed is None,
         "may_sign": user.has_permission("batches.review") and not blockers,

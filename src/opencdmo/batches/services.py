@@ -29,6 +29,8 @@ from opencdmo.facilities.models import Equipment, EquipmentUse, Room
 from opencdmo.facilities.selectors import equipment_usability, verified_line_clearance
 from opencdmo.facilities.workflows import room_workflow
 from opencdmo.identity import selectors as identity_selectors
+from opencdmo.identity import services as identity_services
+from opencdmo.identity.domain.isbt128 import ChainOfIdentity
 from opencdmo.materials import selectors as materials_selectors
 from opencdmo.materials import services as materials_services
 from opencdmo.materials.models import LotBalance
@@ -50,6 +52,7 @@ from .models import (
     EquipmentScan,
     InterlockOverride,
     MaterialUse,
+    PatientMaterialScan,
 )
 from .workflows import batch_workflow, reviewer_did_not_execute
 
@@ -75,6 +78,7 @@ class Interlocked(RuleViolation):
 # correct_entry(actor, entry, *, value, reason, submission_id, comment="") -> BatchEntry
 # verify_entry(actor, entry, *, signature, first_in_session=True) -> BatchEntry
 # scan_equipment(actor, batch, key, *, scanned, submission_id) -> EquipmentScan
+# scan_patient_material(actor, batch, key, *, scanned, submission_id) -> PatientMaterialScan
 # use_material(actor, batch, key, *, line, scanned_lot, quantity=None, unit="", submission_id) -> MaterialUse
 # take_sample(actor, batch, key, point, *, submission_id) -> BatchSample
 # skip_step(actor, batch, key, *, reason) -> BatchStep
@@ -689,6 +693,75 @@ def take_sample(actor, batch, key, point, *, submission_id) -> BatchSample:
                                                 taken_at=clock.now(), taken_by=actor))
 
 
+# --- Patient material: the chain of identity scan of an autologous batch's steps -------------
+
+# The custody point a refused scan is recorded at: the patient's material is in manufacturing.
+IN_MANUFACTURING = "issue_to_manufacturing"
+
+
+def _patient_material_step(batch: Batch, key) -> BatchStep:
+    _require_running(batch)
+    step = _started_step(batch, key)
+    if not _definition(batch).step(step.key).patient_material:
+        raise RuleViolation(f"Step {step.key} does not handle the patient's material: it needs no chain of "
+                            "identity scan.")
+    if not batch.patient_reference:
+        raise RuleViolation(f"{batch} is not made for a patient: it has no chain of identity to scan.")
+    return step
+
+
+def scan_patient_material(actor, batch, key, *, scanned, submission_id) -> PatientMaterialScan:
+    """The chain of identity label of the bag or container, scanned at a step handling the patient's
+    material, must name the therapy the batch is made for (ISBT-6). A scan of another patient's label
+    is refused: the refused custody event and its deviation are kept (committed by identity before
+    the refusal), and the batch records an exception linked to that deviation for its review."""
+    require(actor, EXECUTE, to="execute batch steps")
+    submission_id = _submission(submission_id)
+    text = str(scanned or "").strip()
+    if not text:
+        raise RuleViolation("Scan the chain of identity label of the patient's bag or container.")
+    batch = get_scoped(Batch.objects.select_related("room", "mbr_version"), actor, pk=getattr(batch, "pk", batch))
+
+    def same(row: PatientMaterialScan) -> bool:
+        return row.step.key == key and row.scanned == text
+
+    def write(batch: Batch) -> PatientMaterialScan:
+        return create_record(actor, PatientMaterialScan(
+            batch=batch, step=_patient_material_step(batch, key), scanned=text, scanned_at=clock.now(),
+            scanned_by=actor, submission_id=submission_id))
+
+    if PatientMaterialScan.objects.filter(batch=batch, submission_id=submission_id).exists():
+        return _once(actor, batch, PatientMaterialScan, submission_id, same, write)  # a retry: not verified again
+    step = _patient_material_step(batch, key)
+    order = identity_selectors.order_with_coi(actor, batch.patient_reference)
+    try:
+        verification = identity_services.verify_scan(actor, order, text, kind=IN_MANUFACTURING, records=(batch,),
+                                                     location=batch.room.code)
+    except identity_services.CustodyMismatch as exc:
+        with transaction.atomic():
+            _exception(actor, _locked_batch(actor, batch), step, BatchException.Kind.IDENTITY_MISMATCH,
+                       f"At step {step.key} {step.name} the scan of the patient's material was refused: "
+                       f"{exc.event.problem}", deviation=exc.deviation)
+        raise
+    if not any(isinstance(s, ChainOfIdentity) for s in verification.read):
+        raise RuleViolation("Scan the chain of identity barcode (or the Data Matrix) of the label: the DIN alone "
+                            "does not say whose material it is.")
+    return _once(actor, batch, PatientMaterialScan, submission_id, same, write)
+
+
+def _label_reconciliation_exception(actor, batch: Batch) -> None:
+    """At completion, labels printed for the batch's therapy and not yet applied or destroyed are an
+    exception for the review: a stray label of a patient could end up on another's bag."""
+    if not batch.patient_reference:
+        return
+    found = identity_selectors.label_reconciliation(identity_selectors.order_with_coi(actor, batch.patient_reference))
+    if not found.reconciled:
+        open_kinds = "; ".join(f"{c.kind.replace('_', ' ')}: {c.unaccounted} of {c.printed} unaccounted"
+                               for c in found.kinds if c.unaccounted)
+        _exception(actor, batch, None, BatchException.Kind.LABEL_RECONCILIATION,
+                   f"At completion the labels of {batch.patient_reference} were not reconciled ({open_kinds}).")
+
+
 # --- Overrides --------------------------------------------------------------------------------
 
 def override_interlock(actor, batch, *, step_key, interlock, subject, refusal, reason, signature: SignatureInput,
@@ -740,12 +813,14 @@ def create_batch(actor, *, mbr_version, scale, room, number="", patient_referenc
     if len(number) > 32:
         raise RuleViolation("A batch number is at most 32 characters.")
     patient_reference = _text(patient_reference, "Patient reference")
+    therapy = None
     if product.modality == "autologous_cell":
         if not patient_reference:
             raise RuleViolation(f"{product.code} is an autologous product: give the patient's chain of identity "
                                 "identifier.")
         # Made for exactly one patient therapy: an open order of this product, and no other batch of it.
-        patient_reference = identity_selectors.therapy_for_batch(actor, patient_reference, product).coi
+        therapy = identity_selectors.therapy_for_batch(actor, patient_reference, product)
+        patient_reference = therapy.coi
         if made := Batch.objects.filter(patient_reference=patient_reference).exclude(status="cancelled").first():
             raise Conflict(f"{made.number} is already made for {patient_reference}: an autologous therapy is made "
                            "in one batch (cancel that one first).")
@@ -768,6 +843,10 @@ def create_batch(actor, *, mbr_version, scale, room, number="", patient_referenc
                      for position, (stage, step) in enumerate(
                          ((stage, step) for stage in definition.stages for step in stage.steps), start=1)]
             BatchStep.objects.bulk_create(steps)
+            if therapy is not None:  # the patient is downstream of every lot the batch uses (recall)
+                patient = therapy.patient
+                materials_services.link_genealogy(actor, batch, patient,
+                                                  child_label=f"{patient.number} ({patient.subject_id})")
             audit.log_event(actor, "update", record=batch, changes={"steps": [None, [
                 {"key": s.key, "position": s.position, "stage": s.stage, "name": s.name} for s in steps]]},
                 reason=f"steps of {version.number}")
@@ -791,6 +870,8 @@ def transition_batch(actor, batch, action: str, *, signature: SignatureInput | N
         if action == "start" and batch.status == "planned":
             _check_room(batch, None)
         batch_workflow.apply(batch, action, actor=actor, signer=signer, reason=reason)
+        if action == "complete":
+            _label_reconciliation_exception(actor, batch)
         if action in STAMPS:
             update_record(actor, batch, action="transition", **{STAMPS[action]: clock.now()})
     batch.refresh_from_db()

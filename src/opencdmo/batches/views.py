@@ -292,7 +292,7 @@ def _instructions(detail) -> list[tuple[str, list[ParameterRow]]]:
     return [(i.text, [ParameterRow(states[p.id]) for p in i.parameters]) for i in detail.definition.instructions]
 
 
-def _next_action(row: StepRow | None, instructions, scans_missing: list, lines) -> str:
+def _next_action(row: StepRow | None, instructions, scans_missing: list, lines, *, identity: bool = False) -> str:
     """The one thing to do next on this step: its form carries the primary button (and the focus)."""
     if row is None:
         return ""
@@ -301,6 +301,8 @@ def _next_action(row: StepRow | None, instructions, scans_missing: list, lines) 
         return "start" if row.available else ""
     if status != "in_progress":
         return ""
+    if identity:  # the patient's material is identified before anything is done with it
+        return "identity"
     if scans_missing:
         return "scan"
     if missing := next((line.key for line in lines if not line.uses), None):
@@ -345,7 +347,9 @@ def _execute_context(request, batch, key: str = "", *, error: str = "", interloc
         "scans": detail.scans, "scans_missing": scans_missing, "lines": detail.materials,
         "equipment_needed": [(k, dict(Equipment.Kind.choices).get(k, k)) for k in detail.definition.equipment],
         "sampling_points": [(point, samples.get(point.id)) for point in detail.definition.samples],
-        "next_action": _next_action(row, instructions, scans_missing, detail.materials),
+        "identity_scans": detail.identity_scans, "identity_needed": detail.identity_needed,
+        "next_action": _next_action(row, instructions, scans_missing, detail.materials,
+                                    identity=detail.identity_needed and not detail.identity_scans),
     })
     return context
 
@@ -396,6 +400,9 @@ def _do(request, batch, key: str, action: str):
     if action == "scan":
         return services.scan_equipment(user, batch, key, scanned=post.get("scanned", "").strip(),
                                        submission_id=submission_id)
+    if action == "identity":
+        return services.scan_patient_material(user, batch, key, scanned=post.get("scanned", ""),
+                                              submission_id=submission_id)
     if action == "material":
         line = post.get("line", "")
         if not line.isdigit():
@@ -416,7 +423,7 @@ def _do(request, batch, key: str, action: str):
     raise NotFound(f"There is no action '{action}' on a batch step.")
 
 
-STEP_ACTIONS = ("start", "record", "correct", "verify", "scan", "material", "sample", "skip", "complete")
+STEP_ACTIONS = ("start", "record", "correct", "verify", "scan", "identity", "material", "sample", "skip", "complete")
 
 
 def _after(request, batch, key, run):

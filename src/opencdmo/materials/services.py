@@ -33,7 +33,8 @@ from .workflows import lot_workflow
 GENEALOGY_LOCK = 0x6F63_676E  # PostgreSQL advisory lock key of genealogy writes ('ocgn')
 
 
-def link_genealogy(actor, parent, child, *, quantity: Decimal | None = None, unit: str = "") -> GenealogyLink:
+def link_genealogy(actor, parent, child, *, quantity: Decimal | None = None, unit: str = "",
+                   child_label: str = "") -> GenealogyLink:
     """Record that `parent` went into `child`, in the caller's transaction.
 
     Any two records can be linked (lot → batch, batch → lot, lot → patient). A link that
@@ -57,7 +58,7 @@ def link_genealogy(actor, parent, child, *, quantity: Decimal | None = None, uni
     return create_record(actor, GenealogyLink(
         parent=parent_key, child=child_key,
         parent_label=str(getattr(parent, "number", "") or parent)[:200],
-        child_label=str(getattr(child, "number", "") or child)[:200],
+        child_label=(child_label or str(getattr(child, "number", "") or child))[:200],
         quantity=quantity, unit=unit, sponsor_id=sponsor_id,
         created_at=clock.now(), created_by=actor,
     ))

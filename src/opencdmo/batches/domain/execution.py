@@ -46,22 +46,28 @@ def hold_time_problem(hold: HoldTime, previous_completed_at: dt.datetime | None,
 
 
 def missing(step: Step, *, entered: Collection[str], scanned_kinds: Collection[str], used_lines: Collection[int],
-            sampled: Collection[str], unverified: Collection[str]) -> list[str]:
-    """What the step still lacks before it can be completed, in words for the operator screen."""
+            sampled: Collection[str], unverified: Collection[str], identity_needed: bool = False) -> list[str]:
+    """What the step still lacks before it can be completed, in words for the operator screen.
+    `identity_needed`: the step handles a patient's material and no matching chain of identity
+    scan is recorded yet."""
     lacking = [f"a value for {p.label}" for p in step.parameters if p.required and p.id not in entered]
     lacking += [f"a scan of the {kind.replace('_', ' ')}" for kind in step.equipment if kind not in scanned_kinds]
     lacking += [f"a lot of {line.material}" for i, line in enumerate(step.materials) if i not in used_lines]
     lacking += [f"the sample {point.name}" for point in step.samples if point.id not in sampled]
     labels = {p.id: p.label for p in step.parameters}
     lacking += [f"second-person verification of {labels.get(p, p)}" for p in unverified]
+    if identity_needed:
+        lacking.append("a scan of the bag's chain of identity label (scan it first)")
     return lacking
 
 
 def data_hash(*, entries: Iterable[Mapping], scans: Iterable[Mapping], uses: Iterable[Mapping],
-              samples: Iterable[Mapping]) -> str:
-    """SHA-256 of the step's current data as canonical JSON: what the 'Performed' signature binds to."""
+              samples: Iterable[Mapping], identity_scans: Iterable[Mapping] = ()) -> str:
+    """SHA-256 of the step's current data as canonical JSON: what the 'Performed' signature binds to.
+    Chain of identity scans are hashed when the step has some (the hash of other steps is unchanged)."""
+    identity = list(identity_scans)
     return canonical.content_hash({"entries": list(entries), "scans": list(scans), "uses": list(uses),
-                                   "samples": list(samples)})
+                                   "samples": list(samples), **({"identity_scans": identity} if identity else {})})
 
 
 def check_submission_id(submission_id) -> str:
