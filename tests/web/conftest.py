@@ -177,9 +177,30 @@ def _therapy_order(author, sponsor, title: str) -> str:
     return order_for_sponsor(author, sponsor, title)
 
 
+def _collection(author, sponsor, title: str) -> str:
+    from tests.identity.builders import collection_for_sponsor  # noqa: PLC0415
+
+    return collection_for_sponsor(author, sponsor, title)
+
+
+def _unit(author, sponsor, title: str) -> str:
+    from tests.identity.builders import stored_unit_for_sponsor  # noqa: PLC0415
+
+    return stored_unit_for_sponsor(author, sponsor, title)
+
+
+def _shipment(author, sponsor, title: str) -> str:
+    from tests.identity.builders import shipment_for_sponsor  # noqa: PLC0415
+
+    return shipment_for_sponsor(author, sponsor, title)
+
+
 RECORD_BUILDERS = {
     "identity.patient": _patient,
     "identity.therapyorder": _therapy_order,
+    "identity.collection": _collection,
+    "identity.unit": _unit,
+    "identity.shipment": _shipment,
     "batches.batch": _batch,
     "batches.batchsample": _batch_sample,
     "processes.masterbatchrecord": _mbr,

@@ -134,6 +134,71 @@ def _order_form(r, _u=None) -> dict:
     return {"product": r.product_code, "planned_collection": "2026-12-01"}
 
 
+def _collection(r) -> str:
+    return r.references["identity.collection"]
+
+
+def _unit(r) -> str:
+    return r.references["identity.unit"]
+
+
+def _shipment(r) -> str:
+    return r.references["identity.shipment"]
+
+
+def _therapy_product(r) -> str:
+    """The sponsor's autologous product (sponsor B's is added with its first therapy order)."""
+    from tests.identity.builders import autologous_product  # noqa: PLC0415
+
+    _order(r)
+    return autologous_product(r.sponsor).code
+
+
+def _unit_order(r) -> str:
+    """The therapy order of the sponsor's stored unit."""
+    from opencdmo.identity.models import Unit  # noqa: PLC0415
+
+    return Unit.objects.get(number=_unit(r)).order.number
+
+
+def _shipped_unit_scan(r) -> list[str]:
+    """The label scan of the unit packed in the sponsor's shipment (not stored)."""
+    from opencdmo.identity.models import Shipment  # noqa: PLC0415
+    from tests.identity.builders import unit_scan  # noqa: PLC0415
+
+    return unit_scan(Shipment.objects.get(number=_shipment(r)).units.get())
+
+
+def _label_print(r) -> int:
+    """A label printed for the sponsor's stored unit, made the first time."""
+    from opencdmo.identity import services as identity_services  # noqa: PLC0415
+    from opencdmo.identity.models import LabelPrint, Unit  # noqa: PLC0415
+    from tests.identity.builders import handler  # noqa: PLC0415
+
+    unit = Unit.objects.select_related("order").get(number=_unit(r))
+    printed = LabelPrint.objects.filter(unit=unit).first()
+    if printed is None:
+        printed = identity_services.print_labels(handler(r.sponsor), unit.order, kind=unit.kind, units=[unit])[0][0]
+    return printed.pk
+
+
+def _free_position(r) -> str:
+    """A free position of freezer LN2-01 (the CDMO's own; units of both sponsors are stored in it)."""
+    from opencdmo.identity.domain import storage  # noqa: PLC0415
+    from opencdmo.identity.models import Box  # noqa: PLC0415
+
+    _unit(r)  # stored in LN2-01, made with it the first time
+    box = Box.objects.filter(rack__freezer__code="LN2-01").order_by("code").first()
+    used = set(box.placements.filter(removed_at__isnull=True).values_list("position", flat=True))
+    return f"{box.code}/" + next(p for row in reversed(storage.grid(box.rows, box.columns)) for p in reversed(row)
+                                 if p not in used)
+
+
+_HANDOFF = {"kind": "issue_to_manufacturing", "scanned": "&/CHA999926000001", "to_party": "probe"}
+_LOGGER = {"scanned": "&/CHA999926000001", "logger_min_c": "3.0", "logger_max_c": "6.0", "minutes_out_of_range": "0",
+           "accepted": "yes", "note": "probe"}
+
+
 def _centre(r) -> str:
     from opencdmo.identity.models import TreatmentCentre  # noqa: PLC0415
 
@@ -218,6 +283,37 @@ PAGE_PROBES: dict[str, list[Probe]] = {
         Probe("GET", lambda r: f"/identity/patients/{_patient(r)}/orders/new/"),
         Probe("POST", lambda r: f"/identity/patients/{_patient(r)}/orders/new/", _order_form)],
     "identity/orders/<str:number>/": [Probe("GET", lambda r: f"/identity/orders/{_order(r)}/")],
+    # --- Collections, containers, custody, shipments, labels, vein-to-vein ---
+    **{f"identity/orders/<str:number>/{tail}": [
+        Probe("GET", lambda r, t=tail: f"/identity/orders/{_order(r)}/{t}"),
+        *([Probe("POST", lambda r, t=tail: f"/identity/orders/{_order(r)}/{t}", data)] if data else []),
+    ] for tail, data in (
+        ("collections/new/", lambda r, u: {"planned_on": "2026-12-20"}),
+        ("final-product/", lambda r, u: {"bags": "1"}),
+        ("shipments/new/", lambda r, u: {"direction": "inbound", "units": [_unit(r)], "courier": "probe",
+                                         "origin": "probe", "destination": "probe"}),
+        ("timeline/", None))},
+    "identity/orders/<str:number>/labels/": [
+        Probe("GET", lambda r: f"/identity/orders/{_unit_order(r)}/labels/"),
+        Probe("POST", lambda r: f"/identity/orders/{_unit_order(r)}/labels/",
+              lambda r, u: {"action": "print", "kind": "collection_bag", "units": [_unit(r)]})],
+    "identity/collections/<str:number>/": [
+        Probe("GET", lambda r: f"/identity/collections/{_collection(r)}/"),
+        Probe("POST", lambda r: f"/identity/collections/{_collection(r)}/", lambda r, u: {"bags": "1"})],
+    "identity/units/<str:number>/": [Probe("GET", lambda r: f"/identity/units/{_unit(r)}/")],
+    "identity/units/<str:number>/handoff/": [
+        Probe("POST", lambda r: f"/identity/units/{_unit(r)}/handoff/", lambda r, u: _HANDOFF)],
+    "identity/shipments/<str:number>/": [Probe("GET", lambda r: f"/identity/shipments/{_shipment(r)}/")],
+    "identity/shipments/<str:number>/dispatch/": [
+        Probe("POST", lambda r: f"/identity/shipments/{_shipment(r)}/dispatch/",
+              lambda r, u: {"scanned": "&/CHA999926000001"})],
+    "identity/shipments/<str:number>/receipt/": [
+        Probe("POST", lambda r: f"/identity/shipments/{_shipment(r)}/receipt/", lambda r, u: _LOGGER)],
+    "identity/products/<str:code>/identity/": [
+        Probe("GET", lambda r: f"/identity/products/{_therapy_product(r)}/identity/"),
+        Probe("POST", lambda r: f"/identity/products/{_therapy_product(r)}/identity/", lambda r, u: {
+            "form": "labelling", "collection_pdc": "S1234", "final_pdc": "S5678", "collection_type": "1",
+            "storage": "probe", "shelf_life_days": "90", "reason": "probe"})],
     # --- Master batch records and batches ---
     "processes/<str:number>/": [Probe("GET", lambda r: f"/processes/{_mbr(r)}/")],
     "processes/<str:number>/new-version/": [
@@ -380,6 +476,43 @@ API_PROBES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/patients/{number}/orders"): [
         Probe("POST", lambda r: f"/api/v1/patients/{_patient(r)}/orders", _order_form, api=True)],
     ("GET", "/therapy-orders/{number}"): [Probe("GET", lambda r: f"/api/v1/therapy-orders/{_order(r)}", api=True)],
+    # --- Collections, containers, custody, shipments, labels, vein-to-vein ---
+    **{(method, f"/therapy-orders/{{number}}/{tail}"): [
+        Probe(method, lambda r, t=tail: f"/api/v1/therapy-orders/{_order(r)}/{t}", data, api=True)]
+       for method, tail, data in (
+           ("POST", "collections", lambda r, u: {"planned_on": "2026-12-20"}),
+           ("POST", "final-product", lambda r, u: {"bags": 1}),
+           ("GET", "custody", None), ("GET", "timeline", None), ("GET", "labels", None))},
+    ("POST", "/therapy-orders/{number}/labels"): [
+        Probe("POST", lambda r: f"/api/v1/therapy-orders/{_unit_order(r)}/labels", api=True,
+              data=lambda r, u: {"kind": "collection_bag", "units": [_unit(r)]})],
+    ("POST", "/collections/{number}/collected"): [
+        Probe("POST", lambda r: f"/api/v1/collections/{_collection(r)}/collected", api=True,
+              data=lambda r, u: {"bags": 1})],
+    ("GET", "/units/{number}"): [Probe("GET", lambda r: f"/api/v1/units/{_unit(r)}", api=True)],
+    ("POST", "/units/{number}/handoffs"): [
+        Probe("POST", lambda r: f"/api/v1/units/{_unit(r)}/handoffs", api=True,
+              data=lambda r, u: {**_HANDOFF, "scanned": [_HANDOFF["scanned"]]})],
+    ("GET", "/shipments/{number}"): [Probe("GET", lambda r: f"/api/v1/shipments/{_shipment(r)}", api=True)],
+    ("POST", "/shipments/{number}/dispatch"): [
+        Probe("POST", lambda r: f"/api/v1/shipments/{_shipment(r)}/dispatch", api=True,
+              data=lambda r, u: {"scanned": ["&/CHA999926000001"]})],
+    ("POST", "/shipments/{number}/receipt"): [
+        Probe("POST", lambda r: f"/api/v1/shipments/{_shipment(r)}/receipt", api=True,
+              data=lambda r, u: {**_LOGGER, "scanned": [_LOGGER["scanned"]], "accepted": True,
+                                 "minutes_out_of_range": 0})],
+    ("POST", "/label-prints/{print_id}/reconciliation"): [
+        Probe("POST", lambda r: f"/api/v1/label-prints/{_label_print(r)}/reconciliation", api=True,
+              data=lambda r, u: {"applied": 1, "destroyed": 0})],
+    ("GET", "/products/{code}/identity-settings"): [
+        Probe("GET", lambda r: f"/api/v1/products/{_therapy_product(r)}/identity-settings", api=True)],
+    ("PUT", "/products/{code}/identity-settings"): [
+        Probe("PUT", lambda r: f"/api/v1/products/{_therapy_product(r)}/identity-settings", api=True,
+              data=lambda r, u: {"collection_pdc": "S1234", "final_pdc": "S5678", "collection_type": "1",
+                                 "storage": "probe", "shelf_life_days": 90, "reason": "probe"})],
+    ("POST", "/products/{code}/custody-windows"): [
+        Probe("POST", lambda r: f"/api/v1/products/{_therapy_product(r)}/custody-windows", api=True,
+              data=lambda r, u: {"start": "collection", "end": "receipt", "limit_hours": 48, "reason": "probe"})],
     # --- Master batch records and batches ---
     ("GET", "/mbrs/{number}"): [Probe("GET", lambda r: f"/api/v1/mbrs/{_mbr(r)}", api=True)],
     ("GET", "/mbrs/{number}/versions"): [Probe("GET", lambda r: f"/api/v1/mbrs/{_mbr(r)}/versions", api=True)],
@@ -414,6 +547,9 @@ API_PROBES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/batches/{number}/steps/{key}/materials"): [
         Probe("POST", lambda r: f"/api/v1/batches/{_batch(r)}/steps/A2/materials", api=True,
               data=lambda r, u: {"line": 0, "lot": _lot_number(r), "submission_id": "probe-lot"})],
+    ("POST", "/batches/{number}/steps/{key}/identity-scans"): [
+        Probe("POST", lambda r: f"/api/v1/batches/{_batch(r)}/steps/A2/identity-scans", api=True,
+              data=lambda r, u: {"scanned": "&/CHA999926000001", "submission_id": "probe-coi"})],
     ("POST", "/batches/{number}/steps/{key}/samples"): [
         Probe("POST", lambda r: f"/api/v1/batches/{_batch(r)}/steps/A2/samples", api=True,
               data=lambda r, u: {"point": "SP-STER", "submission_id": "probe-sample"})],
@@ -586,6 +722,19 @@ BODY_PROBES: list[Probe] = [
           data=lambda r, u: {"centre": _centre(r), "subject_id": "PROBE-1"}),
     Probe("POST", lambda r: "/api/v1/patients", api=True, label="api-enrol-at-another-sponsors-centre",
           data=lambda r, u: {"centre": _centre(r), "subject_id": "PROBE-2"}),
+    # --- Custody: the body or query names another sponsor's shipment, therapy or container ---
+    Probe("GET", lambda r: f"/identity/receive/?shipment={_shipment(r)}", label="page-receive-another-sponsors-shipment"),
+    Probe("POST", lambda r: "/api/v1/shipments", api=True, label="api-ship-another-sponsors-therapy",
+          data=lambda r, u: {"order": _unit_order(r), "direction": "inbound", "units": [_unit(r)], "courier": "probe",
+                             "origin": "probe", "destination": "probe"}),
+    Probe("POST", lambda r: "/identity/storage/scan/", label="page-store-another-sponsors-unit",
+          data=lambda r, u: {"action": "move", "unit": _unit(r), "position": _free_position(r)}),
+    Probe("POST", lambda r: "/api/v1/storage/moves", api=True, label="api-move-another-sponsors-unit",
+          data=lambda r, u: {"unit": _unit(r), "position": _free_position(r)}),
+    Probe("POST", lambda r: "/api/v1/storage/placements", api=True, label="api-place-another-sponsors-unit",
+          data=lambda r, u: {"unit": _shipped_unit_scan(r), "position": _free_position(r)}),
+    Probe("POST", lambda r: "/api/v1/storage/retrievals", api=True, label="api-retrieve-another-sponsors-unit",
+          data=lambda r, u: {"unit": _unit(r), "reason": "probe"}),
     # --- Deviations ---
     Probe("POST", lambda r: "/quality/deviations/new/", label="page-raise-deviation-for-another-sponsor",
           data=lambda r, u: {"title": "Probe", "description": "probe", "sponsor": r.sponsor.code}),
@@ -658,6 +807,13 @@ NOT_SPONSOR_SCOPED = {
     **dict.fromkeys(FACILITIES_ROUTES, FACILITIES_REASON),
     # --- Risk assessment ---
     "quality/risk-methods/<str:number>/": "risk methods (scales and level rules) are the CDMO's own, no sponsor's",
+    # --- Cryostorage ---
+    **dict.fromkeys([
+        "identity/storage/<str:code>/", ("GET", "/storage/freezers/{code}"), ("POST", "/storage/freezers/{code}/racks"),
+        ("POST", "/storage/freezers/{code}/racks/{rack}/boxes"), ("POST", "/storage/freezers/{code}/retirement"),
+        ("POST", "/storage/freezers/{code}/alarms"), ("POST", "/storage/alarms/{alarm_id}/acknowledgement")],
+        "freezers, racks, boxes and their alarms are the CDMO's own; the units in them are shown with their "
+        "identifiers only to who may see their sponsor (LIST_PAGES and tests/identity/test_storage_views.py)"),
     # --- Training ---
     "training/curricula/<int:pk>/": "curricula are CDMO-wide; a sponsor's documents in one are listed and kept "
                                     "only for those who may see that sponsor (tests/training/test_pages.py)",
@@ -830,6 +986,14 @@ LIST_PAGES = [
     ("/identity/patients/", "sponsor"),
     ("/identity/patients/new/", None),
     ("/identity/centres/", "sponsor"),
+    ("/identity/shipments/", None),
+    ("/identity/board/", None),
+    ("/identity/receive/", None),
+    ("/identity/storage/", None),
+    ("/identity/storage/LN2-01/", None),
+    ("/api/v1/shipments", None),
+    ("/api/v1/in-flight", None),
+    ("/api/v1/storage/freezers/LN2-01", None),
     ("/api/v1/patients", None),
     ("/api/v1/treatment-centres", None),
     ("/processes/", "sponsor"),

@@ -5,13 +5,19 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from opencdmo.api import api
 from tests.batches import test_api as _batches_api  # noqa: F401  (batch records' view tests)
 from tests.batches import test_pages as _batches_pages  # noqa: F401
+from tests.batches import test_patient_material as _batches_patient_material  # noqa: F401
 from tests.batches import test_record_json as _batches_record_json  # noqa: F401  (review and record)
 from tests.batches import test_record_pdf as _batches_record_pdf  # noqa: F401
 from tests.batches import test_review as _batches_review  # noqa: F401
 from tests.documents import test_pages as _documents_pages  # noqa: F401  (documents' page and API view tests)
 from tests.facilities import test_api_access as _facilities_api  # noqa: F401  (facilities' view tests)
 from tests.facilities import test_pages as _facilities_pages  # noqa: F401
+from tests.identity import test_custody_api as _custody_api  # noqa: F401  (chain of custody's view tests)
+from tests.identity import test_custody_pages as _custody_pages  # noqa: F401
+from tests.identity import test_label_prints as _label_prints  # noqa: F401
 from tests.identity import test_pages as _identity_pages  # noqa: F401  (chain of identity's page and API view tests)
+from tests.identity import test_storage_views as _storage_views  # noqa: F401
+from tests.identity import test_v2v_views as _v2v_views  # noqa: F401
 from tests.materials import test_api as _materials_api  # noqa: F401  (materials' view tests)
 from tests.materials import test_pages as _materials_pages  # noqa: F401
 from tests.processes import test_api as _processes_api  # noqa: F401  (master batch records' view tests)

@@ -79,6 +79,8 @@ def seed(users: dict, sponsors: dict, *, password: str) -> None:
         ("EQ-PC-01", "Portable particle counter", "particle_counter", "D-001", 180, "counting efficiency 50 ± 20 %",
          None, None, "Particle Measuring Systems"),
         ("EQ-ULT-02", "−80 °C freezer 2", "ult_freezer", "D-002", 365, "−80 ± 5 °C", 365, None, "Thermo Fisher"),
+        ("EQ-LN2-01", "LN2 vapour-phase freezer 1", "ln2_freezer", "D-002", 365, "≤ −150 °C at the top rack", 365,
+         None, "Chart MVE"),
         ("EQ-FC-01", "Flow cytometer", "flow_cytometer", "U-301", 180, "CS&T bead performance check", 365, None,
          "BD Biosciences"),
         ("EQ-CC-01", "Automated cell counter", "cell_counter", "U-301", 180, "± 10 % on reference beads", 180, None,

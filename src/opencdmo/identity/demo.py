@@ -2,7 +2,7 @@
 
 Helix's two treatment centres and three patients, each with a therapy order whose chain of
 identity identifier the demo batches carry, followed from vein to vein through the services:
-- HLX101-0107: collected three weeks ago, received, manufactured; the final product bags are
+- HLX101-0107: collected 22 days ago, received, manufactured; the final product bags are
   labelled and in the LN2 freezer, waiting for release (at risk of its collection-to-release window);
 - HLX101-0112: collected, received — after a bag of another patient was scanned by mistake and
   refused, raising a deviation — and in manufacturing;
@@ -27,7 +27,7 @@ from .models import Unit
 CENTRES = [("UMC-N", "University Medical Centre North", "Oncology day unit, building C"),
            ("STJ", "St. James Cancer Institute", "Cell therapy unit, level 4")]
 # (subject id, centre, days from today to the planned collection)
-PATIENTS = [("HLX101-0107", "UMC-N", -21), ("HLX101-0112", "STJ", -12), ("HLX101-0115", "UMC-N", 5)]
+PATIENTS = [("HLX101-0107", "UMC-N", -22), ("HLX101-0112", "STJ", -12), ("HLX101-0115", "UMC-N", 5)]
 # Product description codes are the site's own, from its licensed ICCBBA database (ISBT-0): these
 # are placeholders for the demo, marked as such in the admin guide.
 LABELLING = {"collection_pdc": "S9001", "final_pdc": "S9002", "collection_type": "0",
@@ -83,7 +83,7 @@ def _custody(users: dict, orders: list, *, password: str) -> None:
     freezer = _freezer(users)
     first, second, _ = orders
     received = {}
-    for order, days, bags in ((first, 21, 2), (second, 12, 1)):
+    for order, days, bags in ((first, 22, 2), (second, 12, 1)):
         collection = order.collections.get()
         centre = collection.centre.name
         with days_ago(days, 9):
@@ -135,7 +135,7 @@ def _freezer(users: dict):
     with days_ago(120, 9):
         freezer = services.create_freezer(supervisor, code="LN2-01", name="LN2 vapour-phase freezer 1",
                                           room=Room.objects.get(code="D-002"),
-                                          equipment=Equipment.objects.get(number="EQ-LN2-01"))
+                                          equipment=Equipment.objects.filter(number="EQ-LN2-01").first())
         for rack_code, boxes in (("R1", 2), ("R2", 1)):
             rack = services.add_rack(supervisor, freezer, code=rack_code)
             for n in range(1, boxes + 1):
