@@ -12,7 +12,6 @@ from opencdmo.identity.models import CustodyEvent, Unit
 from opencdmo.quality.models import Deviation
 from tests.conftest import PASSWORD
 from tests.identity import builders
-from tests.identity.test_custody_pages import datamatrix, inbound_shipment
 
 from .conftest import sign_in
 
@@ -42,9 +41,9 @@ def test_a_material_handler_receives_the_right_bag_and_a_bag_of_another_patient_
     ours = builders.order(builders.planner(sponsor_a), builders.patient(builders.planner(sponsor_a), sponsor_a))
     theirs = builders.order(builders.planner(sponsor_a), builders.patient(builders.planner(sponsor_a), sponsor_a))
     builders.labelled(ours.product)
-    shipment = inbound_shipment(ours, bags=2, received=False)
+    shipment = builders.inbound_shipment(ours, bags=2, received=False)
     first, second_bag = shipment.units.order_by("id")
-    stranger = inbound_shipment(theirs).units.get()
+    stranger = builders.inbound_shipment(theirs).units.get()
     handler, second = builders.handler(sponsor_a), builders.second(sponsor_a)
 
     context = browser.new_context(base_url=live_server.url, locale="en-GB", viewport=TABLET, has_touch=True)
@@ -65,7 +64,7 @@ def test_a_material_handler_receives_the_right_bag_and_a_bag_of_another_patient_
         page.get_by_role("button", name="Receive shipper").click()
 
         # The right bag: matched, then the second person signs on this screen and it is verified.
-        _scan(page, datamatrix(first))
+        _scan(page, builders.datamatrix(first))
         expect(page.locator(".bag-matched")).to_contain_text(f"{first.number} matches")
         expect(page.get_by_label("Second person: user ID")).to_be_focused()
         page.get_by_label("Second person: user ID").fill(second.username)
@@ -75,7 +74,7 @@ def test_a_material_handler_receives_the_right_bag_and_a_bag_of_another_patient_
         expect(page.locator(".verified-message")).to_be_in_viewport()
 
         # Another patient's bag: refused beside the scan field, with the deviation it raised.
-        _scan(page, datamatrix(stranger))
+        _scan(page, builders.datamatrix(stranger))
         refusal = page.locator("#refusal")
         expect(refusal).to_contain_text("Refused")
         expect(refusal).to_contain_text("another patient")

@@ -9,7 +9,7 @@ from opencdmo.facilities import services as facilities
 from opencdmo.facilities.models import Area, Room, Site
 from opencdmo.identity import services
 from opencdmo.identity.domain import isbt128, storage
-from opencdmo.identity.models import Box, Freezer, TherapyOrder, TreatmentCentre, Unit
+from opencdmo.identity.models import Box, Freezer, Shipment, TherapyOrder, TreatmentCentre, Unit
 from opencdmo.sponsors.models import Product
 from tests.processes.builders import person
 
@@ -261,3 +261,27 @@ def shipment_for_sponsor(author, sponsor, title: str) -> str:
     return services.create_shipment(planner(sponsor), order, direction="inbound", units=collected(order),
                                     courier="World Courier", origin=order.patient.centre.name, destination="CDMO",
                                     logger_id="LOG-7").number
+
+
+# --- Receiving: what a scanner types, and a shipper on its way ----------------------------------
+
+def datamatrix(unit) -> str:
+    """What a scanner types from the unit label's Data Matrix: a compound message of the DIN, the
+    product code and the chain of identity identifier (ISBT-8)."""
+    structures = (isbt128.Din.from_content(unit.din + "00"), isbt128.ProductCode.from_content(unit.product_code),
+                  isbt128.ChainOfIdentity.from_content(unit.order.coi))
+    return isbt128.CompoundMessage(len(structures)).text + "".join(s.text for s in structures)
+
+
+def inbound_shipment(order, *, bags: int = 1, received: bool = True) -> Shipment:
+    """An inbound shipper of the therapy's collection bags, dispatched by the courier and, when
+    `received`, its shipper received at the CDMO (logger read): each bag awaits its own receipt."""
+    sponsor = order.patient.sponsor
+    shipment = services.create_shipment(planner(sponsor), order, direction="inbound",
+                                        units=collected(order, bags=bags), courier="World Courier",
+                                        origin=order.patient.centre.name, destination="CDMO", logger_id="LOG-7")
+    services.dispatch_shipment(planner(sponsor), shipment, scanned=shipper_scan(order))
+    if received:
+        services.receive_shipment(handler(sponsor), shipment, scanned=shipper_scan(order),
+                                  logger_min_c="-182.0", logger_max_c="-160.5", minutes_out_of_range=0, accepted=True)
+    return Shipment.objects.get(pk=shipment.pk)

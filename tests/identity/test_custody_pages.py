@@ -30,30 +30,8 @@ def _site_clock(fake_clock):
     return fake_clock
 
 
-def datamatrix(unit) -> str:
-    """What a scanner types from the unit label's Data Matrix: a compound message of the DIN, the
-    product code and the chain of identity identifier (ISBT-8)."""
-    structures = (isbt128.Din.from_content(unit.din + "00"), isbt128.ProductCode.from_content(unit.product_code),
-                  isbt128.ChainOfIdentity.from_content(unit.order.coi))
-    return isbt128.CompoundMessage(len(structures)).text + "".join(s.text for s in structures)
-
-
 def _new_order(sponsor) -> TherapyOrder:
     return TherapyOrder.objects.get(number=builders.order_for_sponsor(None, sponsor, "custody pages"))
-
-
-def inbound_shipment(order, *, bags: int = 1, received: bool = True) -> Shipment:
-    """An inbound shipper of the therapy's collection bags, dispatched by the courier and, when
-    `received`, its shipper received at the CDMO (logger read): each bag awaits its own receipt."""
-    sponsor = order.patient.sponsor
-    shipment = services.create_shipment(builders.planner(sponsor), order, direction="inbound",
-                                        units=builders.collected(order, bags=bags), courier="World Courier",
-                                        origin=order.patient.centre.name, destination="CDMO", logger_id="LOG-7")
-    services.dispatch_shipment(builders.planner(sponsor), shipment, scanned=builders.shipper_scan(order))
-    if received:
-        services.receive_shipment(builders.handler(sponsor), shipment, scanned=builders.shipper_scan(order),
-                                  logger_min_c="-182.0", logger_max_c="-160.5", minutes_out_of_range=0, accepted=True)
-    return Shipment.objects.get(pk=shipment.pk)
 
 
 def _cached(records, name: str, build):
@@ -80,7 +58,7 @@ def _shipment(records) -> str:
 
 
 def _shipment_in_transit(records) -> str:
-    return _cached(records, "shipment_in_transit", lambda r: inbound_shipment(_new_order(r.sponsor), received=False).number)
+    return _cached(records, "shipment_in_transit", lambda r: builders.inbound_shipment(_new_order(r.sponsor), received=False).number)
 
 
 # --- The shared view tests, one class per route -------------------------------------------------
@@ -138,7 +116,7 @@ class TestHandoff(_Page):
     args = staticmethod(lambda records: (_unit(records),))
 
     def data(self, world, user):
-        return {"kind": "issue_to_manufacturing", "scanned": datamatrix(Unit.objects.get(number=_unit(world))),
+        return {"kind": "issue_to_manufacturing", "scanned": builders.datamatrix(Unit.objects.get(number=_unit(world))),
                 "to_party": "Suite B-1"}
 
 
@@ -154,8 +132,8 @@ class TestReceiveScreenScan(TestReceiveScreen):
     method = "POST"
 
     def data(self, world, user):
-        shipment = _cached(world, "shipper_received", lambda r: inbound_shipment(_new_order(r.sponsor)))
-        return {"shipment": shipment.number, "step": "scan", "scanned": datamatrix(shipment.units.get())}
+        shipment = _cached(world, "shipper_received", lambda r: builders.inbound_shipment(_new_order(r.sponsor)))
+        return {"shipment": shipment.number, "step": "scan", "scanned": builders.datamatrix(shipment.units.get())}
 
 
 class TestFinalProductForm(_Page):
@@ -266,7 +244,7 @@ def test_a_refused_handoff_shows_the_refusal_and_its_deviation_beside_the_scan_f
     other = builders.received(_new_order(sponsor_a))[0]
     response = signed_in(builders.handler(sponsor_a)).post(
         reverse("identity:handoff", args=[unit.number]),
-        {"kind": "issue_to_manufacturing", "scanned": datamatrix(other), "to_party": "Suite B-1"})
+        {"kind": "issue_to_manufacturing", "scanned": builders.datamatrix(other), "to_party": "Suite B-1"})
     assert response.status_code == 422
     refused = CustodyEvent.objects.get(unit=unit, result="refused")
     page = _text(response)
@@ -290,7 +268,7 @@ def test_the_order_page_lists_a_refused_handoff_in_red_with_its_deviation(order_
 def test_a_critical_handoff_without_the_second_person_is_refused_and_nothing_moves(sponsor_a, order_a):
     unit = builders.filled(order_a)[0]
     response = signed_in(builders.handler(sponsor_a)).post(
-        reverse("identity:handoff", args=[unit.number]), {"kind": "final_labeling", "scanned": datamatrix(unit)})
+        reverse("identity:handoff", args=[unit.number]), {"kind": "final_labeling", "scanned": builders.datamatrix(unit)})
     assert response.status_code == 422
     assert "second person" in response.content.decode()
     unit.refresh_from_db()
@@ -312,17 +290,17 @@ def _receive(client, shipment, **fields):
 
 @pytest.mark.req("ISBT-6")
 def test_the_right_bag_is_received_once_the_second_person_signs_on_the_receipt_screen(order_a, sponsor_a):
-    shipment = inbound_shipment(order_a)
+    shipment = builders.inbound_shipment(order_a)
     bag = shipment.units.get()
     client = signed_in(builders.handler(sponsor_a))
     assert shipment.number in _text(client.get(reverse("identity:receive")))  # awaited: offered to choose
-    scanned = _receive(client, shipment, step="scan", scanned=datamatrix(bag))
+    scanned = _receive(client, shipment, step="scan", scanned=builders.datamatrix(bag))
     assert scanned.status_code == 200
     page = _text(scanned)
     assert f"{bag.number} matches" in page and 'name="username"' in page
     assert not CustodyEvent.objects.filter(unit=bag, kind="receipt").exists()  # nothing until the second person
     second = builders.second(sponsor_a)
-    done = _receive(client, shipment, step="verify", unit=bag.number, scanned=datamatrix(bag),
+    done = _receive(client, shipment, step="verify", unit=bag.number, scanned=builders.datamatrix(bag),
                     username=second.username, password=PASSWORD)
     assert done.status_code == 302
     page = _text(client.get(done["Location"]))
@@ -335,10 +313,10 @@ def test_the_right_bag_is_received_once_the_second_person_signs_on_the_receipt_s
 
 @pytest.mark.req("ISBT-6")
 def test_a_bag_of_another_patient_is_refused_on_the_receipt_screen_and_nothing_is_received(order_a, sponsor_a):
-    shipment = inbound_shipment(order_a)
+    shipment = builders.inbound_shipment(order_a)
     awaited = shipment.units.get()
-    stranger = inbound_shipment(_new_order(sponsor_a)).units.get()
-    response = _receive(signed_in(builders.handler(sponsor_a)), shipment, step="scan", scanned=datamatrix(stranger))
+    stranger = builders.inbound_shipment(_new_order(sponsor_a)).units.get()
+    response = _receive(signed_in(builders.handler(sponsor_a)), shipment, step="scan", scanned=builders.datamatrix(stranger))
     assert response.status_code == 422
     deviation = Deviation.objects.get(category="chain_of_identity")
     page = _text(response)
@@ -351,10 +329,10 @@ def test_a_bag_of_another_patient_is_refused_on_the_receipt_screen_and_nothing_i
 
 
 def test_a_wrong_password_of_the_second_person_keeps_the_bag_on_screen_to_sign_again(order_a, sponsor_a):
-    shipment = inbound_shipment(order_a)
+    shipment = builders.inbound_shipment(order_a)
     bag = shipment.units.get()
     response = _receive(signed_in(builders.handler(sponsor_a)), shipment, step="verify", unit=bag.number,
-                        scanned=datamatrix(bag), username=builders.second(sponsor_a).username, password="wrong")
+                        scanned=builders.datamatrix(bag), username=builders.second(sponsor_a).username, password="wrong")
     assert response.status_code in (403, 422)
     page = _text(response)
     assert f"{bag.number} matches" in page and 'role="alert"' in page
@@ -363,7 +341,7 @@ def test_a_wrong_password_of_the_second_person_keeps_the_bag_on_screen_to_sign_a
 
 
 def test_the_shipper_is_received_on_the_receipt_screen_before_its_bags(order_a, sponsor_a):
-    shipment = inbound_shipment(order_a, received=False)
+    shipment = builders.inbound_shipment(order_a, received=False)
     client = signed_in(builders.handler(sponsor_a))
     page = _text(client.get(reverse("identity:receive") + f"?shipment={shipment.number}"))
     assert "First the shipper" in page and 'value="scan"' not in page
@@ -377,7 +355,7 @@ def test_the_shipper_is_received_on_the_receipt_screen_before_its_bags(order_a, 
 
 
 def test_a_logger_reading_that_is_no_number_is_refused_with_what_to_do(order_a, sponsor_a):
-    shipment = inbound_shipment(order_a, received=False)
+    shipment = builders.inbound_shipment(order_a, received=False)
     response = signed_in(builders.handler(sponsor_a)).post(
         reverse("identity:shipment_receive", args=[shipment.number]),
         {"scanned": builders.shipper_scan(order_a), "logger_min_c": "cold", "logger_max_c": "-160",
@@ -403,7 +381,7 @@ def test_a_shipment_is_created_from_the_order_page_with_the_chosen_bags(order_a,
 
 @pytest.mark.req("P11-1g")
 def test_another_sponsors_user_gets_404_on_every_custody_page(make_user, sponsor_a, sponsor_b, order_a):
-    shipment = inbound_shipment(order_a)
+    shipment = builders.inbound_shipment(order_a)
     unit = shipment.units.get()
     collection = unit.collection
     outsider = signed_in(make_user("beta.handler", Role.MATERIAL_HANDLER, Role.PLANNER, sponsors=[sponsor_b]))
@@ -418,7 +396,7 @@ def test_another_sponsors_user_gets_404_on_every_custody_page(make_user, sponsor
     for url, data in ((reverse("identity:handoff", args=[unit.number]), {"kind": "receipt"}),
                       (reverse("identity:shipment_receive", args=[shipment.number]), {}),
                       (reverse("identity:shipment_dispatch", args=[shipment.number]), {}),
-                      (reverse("identity:receive"), {"shipment": shipment.number, "scanned": datamatrix(unit)})):
+                      (reverse("identity:receive"), {"shipment": shipment.number, "scanned": builders.datamatrix(unit)})):
         assert outsider.post(url, data).status_code == 404, url
     listing = _text(outsider.get(reverse("identity:shipments")))
     assert shipment.number not in listing
@@ -434,17 +412,17 @@ def test_anonymous_visitors_are_sent_to_sign_in_from_the_receipt_screen(db):
 
 @pytest.mark.req("ISBT-6")
 def test_a_bag_of_another_patient_is_refused_even_when_every_bag_awaited_is_received(order_a, sponsor_a):
-    shipment = inbound_shipment(order_a)
+    shipment = builders.inbound_shipment(order_a)
     bag = shipment.units.get()
-    services.hand_over(builders.handler(sponsor_a), bag, "receipt", scanned=datamatrix(bag),
+    services.hand_over(builders.handler(sponsor_a), bag, "receipt", scanned=builders.datamatrix(bag),
                        **builders.verified(builders.second(sponsor_a)))
-    stranger = inbound_shipment(_new_order(sponsor_a)).units.get()
+    stranger = builders.inbound_shipment(_new_order(sponsor_a)).units.get()
     client = signed_in(builders.handler(sponsor_a))
-    response = _receive(client, shipment, step="scan", scanned=datamatrix(stranger))
+    response = _receive(client, shipment, step="scan", scanned=builders.datamatrix(stranger))
     assert response.status_code == 422
     refused = CustodyEvent.objects.get(result="refused")
     assert refused.shipment == shipment and refused.deviation.number in response.content.decode()
-    again = _receive(client, shipment, step="scan", scanned=datamatrix(bag))
+    again = _receive(client, shipment, step="scan", scanned=builders.datamatrix(bag))
     assert again.status_code == 422 and "not awaited any more" in again.content.decode()
 
 
@@ -454,7 +432,7 @@ def test_the_case_manager_records_the_courier_pickup_on_the_unit_page(order_a, s
     page = _text(client.get(reverse("identity:unit", args=[bag.number])))
     assert re.findall(r'<option value="([a-z_]+)" data-critical', page) == ["courier_pickup"]
     response = client.post(reverse("identity:handoff", args=[bag.number]),
-                           {"kind": "courier_pickup", "scanned": datamatrix(bag), "to_party": "World Courier"})
+                           {"kind": "courier_pickup", "scanned": builders.datamatrix(bag), "to_party": "World Courier"})
     assert response.status_code == 302
     bag.refresh_from_db()
     assert bag.status == "in_transit" and bag.holder == "World Courier"
@@ -462,12 +440,12 @@ def test_the_case_manager_records_the_courier_pickup_on_the_unit_page(order_a, s
 
 def test_a_bag_picked_up_without_a_shipper_is_received_by_its_order(order_a, sponsor_a):
     bag = builders.collected(order_a)[0]
-    services.hand_over(builders.planner(sponsor_a), bag, "courier_pickup", scanned=datamatrix(bag),
+    services.hand_over(builders.planner(sponsor_a), bag, "courier_pickup", scanned=builders.datamatrix(bag),
                        to_party="Hospital driver")
     client = signed_in(builders.handler(sponsor_a))
     page = _text(client.get(reverse("identity:order", args=[order_a.number])))
     assert f'href="/identity/receive/?order={order_a.number}"' in page
-    fields = {"order": order_a.number, "scanned": datamatrix(bag)}
+    fields = {"order": order_a.number, "scanned": builders.datamatrix(bag)}
     assert f"{bag.number} matches" in _text(client.post(reverse("identity:receive"), {**fields, "step": "scan"}))
     second = builders.second(sponsor_a)
     done = client.post(reverse("identity:receive"), {**fields, "step": "verify", "unit": bag.number,
@@ -476,3 +454,18 @@ def test_a_bag_picked_up_without_a_shipper_is_received_by_its_order(order_a, spo
     bag.refresh_from_db()
     assert bag.status == "received"
     assert CustodyEvent.objects.get(unit=bag, kind="receipt").verified_by == second
+
+
+def test_the_handler_opens_the_shipment_by_scanning_its_shipper_label(order_a, sponsor_a):
+    shipment = builders.inbound_shipment(order_a, received=False)
+    client = signed_in(builders.handler(sponsor_a))
+
+    opened = client.get(reverse("identity:receive"), {"shipment": builders.shipper_scan(order_a)})
+
+    assert opened.status_code == 200 and shipment.number in opened.content.decode()
+    assert "First the shipper" in opened.content.decode()
+    nothing = client.get(reverse("identity:receive"), {"shipment": "&/CHA999926999999"})
+    assert nothing.status_code == 404 and "No inbound shipper of CH A9999 26 999999 is on its way" in \
+        nothing.content.decode()
+    unreadable = client.get(reverse("identity:receive"), {"shipment": "no such label"})
+    assert unreadable.status_code == 422 and "scan the shipper label" in unreadable.content.decode()

@@ -14,7 +14,7 @@ from opencdmo.core.scoping import get_scoped, may_see_sponsor, scoped
 from opencdmo.sponsors.models import Product
 
 from . import labels
-from .domain import isbt128, storage, vein_to_vein
+from .domain import custody, isbt128, storage, vein_to_vein
 from .models import (
     Box,
     Collection,
@@ -177,6 +177,28 @@ def shipment(user, number: str) -> Shipment:
     require_to_see(user, VIEW)
     return get_scoped(Shipment.objects.select_related("order__patient__sponsor", "order__product", "created_by"),
                       user, number=str(number).strip())
+
+
+def inbound_shipment(user, reference: str) -> Shipment:
+    """The shipment a handler is receiving, by its number or by a scan of its shipper label's chain
+    of identity barcode (then the patient's inbound shipper on its way)."""
+    text = str(reference or "").strip()
+    if text.upper().startswith(f"{Shipment.number_prefix}-"):
+        return shipment(user, text.upper())
+    try:
+        chains = [s for s in custody.read_scans(text) if isinstance(s, isbt128.ChainOfIdentity)]
+    except isbt128.Isbt128Error as exc:
+        raise RuleViolation(f"Type the shipment number (SHP-…) or scan the shipper label. {exc}") from None
+    if not chains:
+        raise RuleViolation("Scan the chain of identity barcode of the shipper label, or type the shipment number.")
+    require_to_see(user, VIEW)
+    found = scoped(Shipment.objects.select_related("order__patient__sponsor", "order__product"), user).filter(
+        order__coi=chains[0].data_content, direction=Shipment.Direction.INBOUND, status="in_transit").order_by(
+        "-dispatched_at", "-id").first()
+    if found is None:
+        raise NotFound(f"No inbound shipper of {chains[0].eye_readable()} is on its way: check the label, or choose "
+                       "the shipment from the list.")
+    return found
 
 
 def shipments_for(user, *, status: str = "", direction: str = ""):

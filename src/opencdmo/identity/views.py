@@ -356,8 +356,8 @@ RECEIVED_AT = "Goods receipt"
 
 def _expected(user, query) -> tuple:
     """What the handler is receiving: a shipment, or a therapy's units in transit (by its order)."""
-    if number := query.get("shipment", "").strip():
-        shipment = selectors.shipment(user, number)
+    if reference := query.get("shipment", "").strip():
+        shipment = selectors.inbound_shipment(user, reference)
         return shipment, shipment.order, list(shipment.units.all())
     if number := query.get("order", "").strip():
         order = selectors.order(user, number)
@@ -413,8 +413,16 @@ def receive(request):
     person signs on this screen."""
     require_to_see(request.user, "identity.custody")
     user, post = request.user, request.POST
-    shipment, order, units = _expected(user, post if request.method == "POST" else request.GET)
-    context, status = {"shipment": shipment, "order": order, "form": {}, "bag": None}, 200
+    context, status = {"form": {}, "bag": None}, 200
+    try:
+        shipment, order, units = _expected(user, post if request.method == "POST" else request.GET)
+    except DomainError as exc:
+        if request.method == "POST":
+            raise
+        # A shipper label or number that names nothing on its way: say so on the choice screen.
+        (shipment, order, units), status = (None, None, []), exc.status
+        context.update(_refusal(exc))
+    context.update({"shipment": shipment, "order": order})
     if request.method == "POST" and order is not None:
         step = post.get("step", "")
         try:
