@@ -146,11 +146,14 @@
     if (event.target.matches("[data-limits]")) judge(event.target);
   });
 
-  // The field that waits for the operator (or the scanner's keystrokes) has the focus.
+  // The field that waits for the operator (or the scanner's keystrokes) has the focus; a refusal
+  // stays in view, so the operator reads why before scanning again.
   function settle() {
     document.querySelectorAll("[data-limits]").forEach(judge);
     const next = document.querySelector("[data-focus-first]");
-    if (next && document.activeElement === document.body) next.focus();
+    const refusal = document.querySelector(".operator [role=alert]");
+    if (next && document.activeElement === document.body) next.focus({preventScroll: Boolean(refusal)});
+    if (refusal) refusal.scrollIntoView({block: "center"});
     pending(outbox().length);
   }
 
