@@ -285,3 +285,17 @@ def inbound_shipment(order, *, bags: int = 1, received: bool = True) -> Shipment
         services.receive_shipment(handler(sponsor), shipment, scanned=shipper_scan(order),
                                   logger_min_c="-182.0", logger_max_c="-160.5", minutes_out_of_range=0, accepted=True)
     return Shipment.objects.get(pk=shipment.pk)
+
+
+def held(order) -> Unit:
+    """A collection bag whose shipper was rejected at receipt (warm on arrival): held for QA's decision."""
+    shipment = inbound_shipment(order, received=False)
+    services.receive_shipment(handler(order.patient.sponsor), shipment, scanned=shipper_scan(order),
+                              logger_min_c="-120.5", logger_max_c="-60.0", minutes_out_of_range=95, accepted=False,
+                              note="Dry shipper warm on arrival.")
+    return Unit.objects.get(shipments=shipment)
+
+
+def held_unit_for_sponsor(author, sponsor, title: str) -> str:
+    """A held unit of a new therapy of the sponsor (→ unit number)."""
+    return held(TherapyOrder.objects.get(number=order_for_sponsor(author, sponsor, title))).number

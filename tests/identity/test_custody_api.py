@@ -133,6 +133,25 @@ class TestApiDispatchShipment(_Api):
     body = staticmethod(lambda world: {"scanned": [builders.shipper_scan(_order(world))]})
 
 
+class TestApiCancelShipment(_Api):
+    operation = ("POST", "/shipments/{number}/cancellation")
+    roles, refused_roles = (Role.PLANNER,), (Role.OPERATOR,)
+    number = staticmethod(lambda world: _cached(world, "packed_to_cancel", lambda: builders.shipment_for_sponsor(
+        None, world.sponsor, "API cancel")))
+    body = staticmethod(lambda world: {"reason": "Courier pickup moved to tomorrow."})
+
+
+class TestApiHeldDecision(_Api):
+    operation = ("POST", "/units/{number}/decision")
+    roles, refused_roles = (Role.QA_SPECIALIST,), (Role.MATERIAL_HANDLER,)
+    number = staticmethod(lambda world: _cached(world, "held_unit", lambda: builders.held_unit_for_sponsor(
+        None, world.sponsor, "API held")))
+
+    def data(self, world, user):
+        return {"decision": "destroy", "reason": "Thawed in transit.", "username": user.username,
+                "password": PASSWORD}
+
+
 class TestApiReceiveShipment(_Api):
     operation = ("POST", "/shipments/{number}/receipt")
     roles, refused_roles = (Role.OPERATOR,), (Role.PLANNER,)

@@ -187,6 +187,32 @@ class TestShipperReceipt(_Page):
                 "minutes_out_of_range": "0", "accepted": "yes"}
 
 
+class TestShipmentCancel(_Page):
+    route = "identity:shipment_cancel"
+    method = "POST"
+    status = 302
+    roles = (Role.PLANNER,)
+    refused_roles = (Role.OPERATOR,)
+    args = staticmethod(lambda records: (_shipment(records),))
+
+    def data(self, world, user):
+        return {"reason": "Courier pickup moved to tomorrow."}
+
+
+class TestUnitDecision(_Page):
+    route = "identity:unit_decision"
+    method = "POST"
+    status = 302
+    roles = (Role.QA_SPECIALIST,)
+    refused_roles = (Role.MATERIAL_HANDLER,)
+    args = staticmethod(lambda records: (_cached(records, "held_unit", lambda r: builders.held_unit_for_sponsor(
+        None, r.sponsor, "pages")),))
+
+    def data(self, world, user):
+        return {"decision": "destroy", "reason": "Thawed in transit.", "username": user.username,
+                "password": PASSWORD}
+
+
 # --- What the pages do ---------------------------------------------------------------------------
 
 @pytest.fixture
@@ -469,3 +495,19 @@ def test_the_handler_opens_the_shipment_by_scanning_its_shipper_label(order_a, s
         nothing.content.decode()
     unreadable = client.get(reverse("identity:receive"), {"shipment": "no such label"})
     assert unreadable.status_code == 422 and "scan the shipper label" in unreadable.content.decode()
+
+
+def test_qa_decides_on_a_held_unit_on_its_page_and_a_wrong_password_is_said_there(sponsor_a):
+    unit, qa = builders.held(_new_order(sponsor_a)), builders.qa(sponsor_a)
+    client = signed_in(qa)
+    page = client.get(reverse("identity:unit", args=[unit.number])).content.decode()
+    assert "Decide on the held unit" in page and "Held: shipment rejected at receipt" in page
+    refused = client.post(reverse("identity:unit_decision", args=[unit.number]), {
+        "decision": "accept", "reason": "Viability within spec.", "username": qa.username, "password": "wrong"})
+    assert refused.status_code == 403 and "Signature refused" in refused.content.decode()
+    assert Unit.objects.get(pk=unit.pk).status == "rejected"
+    done = client.post(reverse("identity:unit_decision", args=[unit.number]), {
+        "decision": "accept", "reason": "Viability within spec.", "username": qa.username, "password": PASSWORD})
+    assert done.status_code == 302 and Unit.objects.get(pk=unit.pk).status == "in_transit"
+    assert "Decide on the held unit" not in signed_in(builders.handler(sponsor_a)).get(
+        reverse("identity:unit", args=[unit.number])).content.decode()

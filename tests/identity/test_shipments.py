@@ -11,9 +11,11 @@ import pytest
 from opencdmo.core.domain.roles import Role
 from opencdmo.core.errors import Conflict, NotFound, PermissionDenied, RuleViolation
 from opencdmo.core.models import Signature
+from opencdmo.core.signatures import SignatureInput
 from opencdmo.identity import selectors, services
 from opencdmo.identity.models import CustodyEvent, Shipment, TherapyOrder, Unit
 from opencdmo.quality.models import Deviation, DeviationLink
+from tests.conftest import PASSWORD
 
 from . import builders
 
@@ -224,3 +226,78 @@ def test_shipments_are_listed_by_status_and_direction_and_hidden_from_other_spon
         services.create_shipment(outsider, order_a, direction="inbound", units=[], courier="X", origin="Y",
                                  destination="Z")
     assert Shipment.objects.get(pk=packing.pk).status == "packing"
+
+
+# --- A shipment cancelled while packing; material held after a rejection, decided by QA ---
+
+def test_a_shipment_being_packed_is_cancelled_with_a_reason_and_its_units_are_free_again(order_a, sponsor_a):
+    planner = builders.planner(sponsor_a)
+    shipment = _inbound(order_a, bags=1)
+    with pytest.raises(RuleViolation, match="Why the shipment is cancelled"):
+        services.cancel_shipment(planner, shipment, reason=" ")
+    services.cancel_shipment(planner, shipment, reason="Courier pickup moved to tomorrow.")
+    assert Shipment.objects.get(pk=shipment.pk).status == "cancelled"
+    again = services.create_shipment(planner, order_a, direction="inbound", units=list(shipment.units.all()),
+                                     courier="World Courier", origin="UKL", destination="CDMO")
+    assert list(again.units.all()) == list(shipment.units.all())
+    with pytest.raises(RuleViolation, match="only a shipment packing can be cancelled"):
+        services.cancel_shipment(planner, shipment, reason="Twice.")
+
+
+def test_a_shipment_on_its_way_is_received_or_rejected_never_cancelled(order_a, sponsor_a):
+    shipment = _dispatched_inbound(order_a)
+    with pytest.raises(RuleViolation, match="only a shipment packing can be cancelled"):
+        services.cancel_shipment(builders.planner(sponsor_a), shipment, reason="Lost?")
+    packed = _inbound(builders.order(builders.planner(sponsor_a), builders.patient(builders.planner(sponsor_a),
+                                                                                 sponsor_a)))
+    with pytest.raises(PermissionDenied):  # an operator neither books nor ships
+        services.cancel_shipment(builders.second(sponsor_a), packed, reason="Not mine to cancel.")
+
+
+def _signed(user, meaning: str, password: str = PASSWORD) -> SignatureInput:
+    return SignatureInput(meaning=meaning, username=user.username, password=password)
+
+
+@pytest.mark.req("P11-4")
+def test_qa_accepts_a_held_unit_on_a_signed_assessment_and_it_is_then_received_with_a_second_person(order_a,
+                                                                                                   sponsor_a):
+    unit, qa = builders.held(order_a), builders.qa(sponsor_a)
+    with pytest.raises(RuleViolation, match="meaning 'Approved'"):
+        services.decide_held_unit(qa, unit, decision="accept", reason="Cells viable.", signature=_signed(qa, "Rejected"))
+    services.decide_held_unit(qa, unit, decision="accept", reason="Deviation assessed: viability 96 %, within spec.",
+                              signature=_signed(qa, "Approved"))
+    unit.refresh_from_db()
+    assert unit.status == "in_transit"  # awaits its own receipt, scanned and verified
+    assert Signature.objects.filter(record_type="identity.unit", record_id=str(unit.pk), signer=qa,
+                                    meaning="Approved").exists()
+    services.hand_over(builders.handler(sponsor_a), unit, "receipt", scanned=builders.unit_scan(unit),
+                       **builders.verified(builders.second(sponsor_a)))
+    assert Unit.objects.get(pk=unit.pk).status == "received"
+
+
+def test_qa_destroys_a_held_unit_and_no_handoff_takes_it_any_more(order_a, sponsor_a):
+    unit, qa = builders.held(order_a), builders.qa(sponsor_a)
+    services.decide_held_unit(qa, unit, decision="destroy", reason="Thawed in transit: not usable.",
+                              signature=_signed(qa, "Rejected"))
+    unit.refresh_from_db()
+    assert unit.status == "destroyed"
+    with pytest.raises(RuleViolation, match="destroyed"):
+        services.hand_over(builders.handler(sponsor_a), unit, "receipt", scanned=builders.unit_scan(unit),
+                           **builders.verified(builders.second(sponsor_a)))
+    with pytest.raises(RuleViolation, match="not held"):
+        services.decide_held_unit(qa, unit, decision="accept", reason="Again.", signature=_signed(qa, "Approved"))
+
+
+def test_only_qa_decides_on_held_material_with_an_assessment_and_its_own_password(order_a, sponsor_a):
+    unit, qa = builders.held(order_a), builders.qa(sponsor_a)
+    with pytest.raises(PermissionDenied):
+        services.decide_held_unit(builders.handler(sponsor_a), unit, decision="accept", reason="Fine.",
+                                  signature=_signed(builders.handler(sponsor_a), "Approved"))
+    with pytest.raises(RuleViolation, match="Your assessment"):
+        services.decide_held_unit(qa, unit, decision="accept", reason="", signature=_signed(qa, "Approved"))
+    with pytest.raises(RuleViolation, match="accept the unit on your assessment, or destroy it"):
+        services.decide_held_unit(qa, unit, decision="keep", reason="Fine.", signature=_signed(qa, "Approved"))
+    with pytest.raises(PermissionDenied, match="Signature refused"):
+        services.decide_held_unit(qa, unit, decision="accept", reason="Fine.",
+                                  signature=_signed(qa, "Approved", "wrong-password"))
+    assert Unit.objects.get(pk=unit.pk).status == "rejected"

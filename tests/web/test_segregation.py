@@ -146,6 +146,19 @@ def _shipment(r) -> str:
     return r.references["identity.shipment"]
 
 
+def _held_unit(r) -> str:
+    """A unit of the sponsor held after its shipper was rejected, made the first time."""
+    from tests.identity.builders import held_unit_for_sponsor  # noqa: PLC0415
+
+    if getattr(r, "held_unit", None) is None:
+        r.held_unit = held_unit_for_sponsor(None, r.sponsor, "held")
+    return r.held_unit
+
+
+def _held_decision(_r, user) -> dict:
+    return {"decision": "destroy", "reason": "segregation probe", "username": user.username, "password": PASSWORD}
+
+
 def _therapy_product(r) -> str:
     """The sponsor's autologous product (sponsor B's is added with its first therapy order)."""
     from tests.identity.builders import autologous_product  # noqa: PLC0415
@@ -307,6 +320,10 @@ PAGE_PROBES: dict[str, list[Probe]] = {
     "identity/shipments/<str:number>/dispatch/": [
         Probe("POST", lambda r: f"/identity/shipments/{_shipment(r)}/dispatch/",
               lambda r, u: {"scanned": "&/CHA999926000001"})],
+    "identity/units/<str:number>/decision/": [
+        Probe("POST", lambda r: f"/identity/units/{_held_unit(r)}/decision/", _held_decision)],
+    "identity/shipments/<str:number>/cancel/": [
+        Probe("POST", lambda r: f"/identity/shipments/{_shipment(r)}/cancel/", lambda r, u: {"reason": "probe"})],
     "identity/shipments/<str:number>/receipt/": [
         Probe("POST", lambda r: f"/identity/shipments/{_shipment(r)}/receipt/", lambda r, u: _LOGGER)],
     "identity/products/<str:code>/identity/": [
@@ -494,6 +511,11 @@ API_PROBES: dict[tuple[str, str], list[Probe]] = {
         Probe("POST", lambda r: f"/api/v1/units/{_unit(r)}/handoffs", api=True,
               data=lambda r, u: {**_HANDOFF, "scanned": [_HANDOFF["scanned"]]})],
     ("GET", "/shipments/{number}"): [Probe("GET", lambda r: f"/api/v1/shipments/{_shipment(r)}", api=True)],
+    ("POST", "/shipments/{number}/cancellation"): [
+        Probe("POST", lambda r: f"/api/v1/shipments/{_shipment(r)}/cancellation", api=True,
+              data=lambda r, u: {"reason": "probe"})],
+    ("POST", "/units/{number}/decision"): [
+        Probe("POST", lambda r: f"/api/v1/units/{_held_unit(r)}/decision", _held_decision, api=True)],
     ("POST", "/shipments/{number}/dispatch"): [
         Probe("POST", lambda r: f"/api/v1/shipments/{_shipment(r)}/dispatch", api=True,
               data=lambda r, u: {"scanned": ["&/CHA999926000001"]})],

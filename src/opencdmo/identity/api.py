@@ -286,6 +286,23 @@ def hand_over(request, number: str, payload: HandoffIn):
         signature=signature))
 
 
+class HeldDecisionIn(Schema):
+    decision: Literal["accept", "destroy"]
+    reason: str = Field(max_length=2000, description="your assessment; cite the deviation the rejection raised")
+    username: str = Field("", max_length=150, description="your user ID: an API signature re-enters both components")
+    password: str = Field("", max_length=200)
+
+
+@router.post("/units/{number}/decision", response=UnitOut,
+             summary="QA's signed decision on a unit held after its shipment was rejected: accept or destroy")
+def decide_held_unit(request, number: str, payload: HeldDecisionIn):
+    user = request.user
+    return services.decide_held_unit(user, selectors.unit(user, number), decision=payload.decision,
+                                     reason=payload.reason, signature=SignatureInput(
+                                         meaning=services.HELD_DECISIONS[payload.decision],
+                                         username=payload.username, password=payload.password))
+
+
 @router.post("/therapy-orders/{number}/final-product", response={201: list[UnitOut]},
              summary="Register the final product's bags: a new DIN, divisions A0, B0, …")
 def register_final_product(request, number: str, payload: FinalProductIn):
@@ -390,6 +407,17 @@ def dispatch_shipment(request, number: str, payload: DispatchIn):
     verifier, signature = _second_person(payload)
     return services.dispatch_shipment(user, selectors.shipment(user, number), scanned=payload.scanned,
                                       verifier=verifier, signature=signature)
+
+
+class CancellationIn(Schema):
+    reason: str = Field(max_length=2000)
+
+
+@router.post("/shipments/{number}/cancellation", response=ShipmentOut,
+             summary="Cancel a shipment still being packed; its containers are free to be packed again")
+def cancel_shipment(request, number: str, payload: CancellationIn):
+    user = request.user
+    return services.cancel_shipment(user, selectors.shipment(user, number), reason=payload.reason)
 
 
 @router.post("/shipments/{number}/receipt", response=ShipmentOut,

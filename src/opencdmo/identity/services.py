@@ -279,7 +279,7 @@ UNIT_STATES = {
     "collected": "Collected", "in_transit": "In transit", "received": "Received at the CDMO",
     "in_manufacturing": "In manufacturing", "filled": "Filled", "labeled": "Labelled",
     "released": "Released for shipment", "shipped": "Shipped", "at_site": "At the treatment site",
-    "infused": "Infused", "rejected": "Held: shipment rejected at receipt",
+    "infused": "Infused", "rejected": "Held: shipment rejected at receipt", "destroyed": "Destroyed",
 }
 COLLECTION_STATES = {"booked": "Booked", "collected": "Collected"}
 
@@ -466,7 +466,8 @@ def register_final_product(actor, order: TherapyOrder, *, bags, expires_at=None)
 # --- Shipments ---------------------------------------------------------------------------------
 
 SHIP = "identity.ship"
-SHIPMENT_STATES = {"packing": "Packing", "in_transit": "In transit", "received": "Received"}
+SHIPMENT_STATES = {"packing": "Packing", "in_transit": "In transit", "received": "Received",
+                   "cancelled": "Cancelled"}
 # What each direction carries, the status its units leave from, and the custody events of its
 # dispatch and receipt.
 _INBOUND, _OUTBOUND = Shipment.Direction.INBOUND, Shipment.Direction.OUTBOUND
@@ -501,7 +502,7 @@ def create_shipment(actor, order: TherapyOrder, *, direction: str, units, courie
             if unit.status != _DISPATCHED_FROM[direction]:
                 raise RuleViolation(f"{unit.number} is {UNIT_STATES.get(unit.status, unit.status).lower()}: an "
                                     f"{direction} shipment carries units that are {_states([_DISPATCHED_FROM[direction]])}.")
-            if open_shipment := unit.shipments.exclude(status="received").first():
+            if open_shipment := unit.shipments.filter(status__in=("packing", "in_transit")).first():
                 raise Conflict(f"{unit.number} is already packed in {open_shipment.number}.")
         shipment = create_record(actor, Shipment(order=order, direction=direction, status="packing", **values))
         shipment.units.set(packed)
@@ -558,6 +559,51 @@ def dispatch_shipment(actor, shipment: Shipment, *, scanned, verifier=None, sign
                           holder=shipment.courier)
         update_record(actor, shipment, action="dispatch", status="in_transit", dispatched_at=clock.now())
     return shipment
+
+
+def cancel_shipment(actor, shipment: Shipment, *, reason: str) -> Shipment:
+    """A shipper still being packed that will not leave: cancelled with the reason, its units free to
+    be packed again. A shipper on its way is received (or rejected), never cancelled."""
+    shipment = _shipment(actor, shipment, "packing", "cancelled")
+    if not (shipment.direction == _INBOUND and actor.has_permission(COLLECT)):
+        require(actor, SHIP, to="cancel shipments")
+    reason = _text(reason, "Why the shipment is cancelled", max_length=2000)
+    with transaction.atomic():
+        shipment, _ = _locked_shipment(shipment, "packing")
+        update_record(actor, shipment, reason=reason, action="cancel", status="cancelled")
+    return shipment
+
+
+# QA's decision on material held after its shipment was rejected, and the meaning it is signed with.
+HELD_DECISIONS = {"accept": "Approved", "destroy": "Rejected"}
+
+
+def decide_held_unit(actor, unit: Unit, *, decision: str, reason: str, signature: SignatureInput,
+                     first_in_session: bool = True) -> Unit:
+    """QA's signed decision on a unit held since its shipment was rejected at receipt: accepted on
+    the assessment written (it then awaits its own receipt, or stays at the treatment site), or
+    destroyed. Either way the unit's history keeps the rejection and the decision."""
+    require(actor, "identity.release_for_shipment", to="decide on held patient material")
+    if decision not in HELD_DECISIONS:
+        raise RuleViolation("Decide: accept the unit on your assessment, or destroy it.")
+    reason = _text(reason, "Your assessment", max_length=2000)
+    unit = get_scoped(Unit.objects.select_related("order__patient__sponsor"), actor, pk=unit.pk)
+    if unit.status != "rejected":
+        raise RuleViolation(f"{unit.number} is {UNIT_STATES.get(unit.status, unit.status).lower()}, not held: there "
+                            "is nothing to decide.")
+    signer = authenticate_signer(actor, signature, first_in_session=first_in_session)
+    if signer.meaning != HELD_DECISIONS[decision]:
+        raise RuleViolation(f"Sign this decision with the meaning '{HELD_DECISIONS[decision]}'.")
+    with transaction.atomic():
+        unit = Unit.objects.select_for_update(of=("self",)).get(pk=unit.pk)
+        if unit.status != "rejected":
+            raise Conflict(f"{unit.number} was just decided by someone else: reload it.")
+        rejected = unit.shipments.filter(status="received", accepted=False).order_by("-received_at").first()
+        accepted = "at_site" if rejected and rejected.direction == _OUTBOUND else "in_transit"
+        update_record(actor, unit, reason=reason, action=decision,
+                      status=accepted if decision == "accept" else "destroyed")
+        sign(signer, unit)
+    return unit
 
 
 def _temperature(value, what: str) -> Decimal:

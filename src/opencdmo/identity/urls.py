@@ -18,12 +18,14 @@ urlpatterns = [
     path("orders/<str:number>/final-product/", views.final_product_new, name="final_product_new"),
     path("units/<str:number>/", views.unit_detail, name="unit"),
     path("units/<str:number>/handoff/", views.handoff, name="handoff"),
+    path("units/<str:number>/decision/", views.unit_decision, name="unit_decision"),
     path("receive/", views.receive, name="receive"),
     # shipments
     path("shipments/", views.shipment_list, name="shipments"),
     path("shipments/<str:number>/", views.shipment_detail, name="shipment"),
     path("shipments/<str:number>/dispatch/", views.shipment_dispatch, name="shipment_dispatch"),
     path("shipments/<str:number>/receipt/", views.shipment_receive, name="shipment_receive"),
+    path("shipments/<str:number>/cancel/", views.shipment_cancel, name="shipment_cancel"),
     path("orders/<str:number>/shipments/new/", views.shipment_new, name="shipment_new"),
     # cryostorage
     path("storage/", views.storage_list, name="storage"),

@@ -302,6 +302,7 @@ def _unit_context(user, unit, *, form=None, refusal=None) -> dict:
         "handoff_kinds": kinds, "next_kind": (form or {}).get("kind") or (kinds[0][0] if kinds else ""),
         "form": form or {}, **(refusal or {}), "placement": selectors.placement_of(user, unit),
         "may_see_storage": user.has_permission("identity.view_storage"),
+        "may_decide": unit.status == "rejected" and user.has_permission("identity.release_for_shipment"),
     }
 
 
@@ -309,6 +310,24 @@ def _unit_context(user, unit, *, form=None, refusal=None) -> dict:
 def unit_detail(request, number):
     unit = selectors.unit(request.user, number)
     return render(request, "identity/unit_detail.html", _unit_context(request.user, unit))
+
+
+@login_required
+@require_POST
+def unit_decision(request, number):
+    """QA's signed decision on a unit held after its shipment was rejected: accept or destroy."""
+    user, post = request.user, request.POST
+    unit = selectors.unit(user, number)
+    decision = post.get("decision", "")
+    try:
+        services.decide_held_unit(user, unit, decision=decision, reason=post.get("reason", ""), signature=SignatureInput(
+            meaning=services.HELD_DECISIONS.get(decision, ""), username=post.get("username", ""),
+            password=post.get("password", "")))
+    except DomainError as exc:
+        unit = selectors.unit(user, number)
+        return render(request, "identity/unit_detail.html", _unit_context(user, unit, form=post, refusal=_refusal(exc)),
+                      status=exc.status)
+    return redirect("identity:unit", number=unit.number)
 
 
 @login_required
@@ -582,6 +601,13 @@ def shipment_dispatch(request, number):
 def shipment_receive(request, number):
     return _shipment_post(request, number, "receipt",
                           lambda shipment: _receive_shipper(request.user, shipment, request.POST))
+
+
+@login_required
+@require_POST
+def shipment_cancel(request, number):
+    return _shipment_post(request, number, "cancel", lambda shipment: services.cancel_shipment(
+        request.user, shipment, reason=request.POST.get("reason", "")))
 
 
 # --- Cryostorage -------------------------------------------------------------------------------
