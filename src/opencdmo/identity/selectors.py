@@ -1,16 +1,19 @@
-"""Reads of patients, therapy orders and treatment centres, always scoped to the user's sponsors."""
+"""Reads of the chain of identity and custody (patients, therapies, their material, shipments,
+storage, labels, timelines), always scoped to the user's sponsors."""
 
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from opencdmo.core import clock
 from opencdmo.core.access import require_to_see
 from opencdmo.core.errors import NotFound, RuleViolation
 from opencdmo.core.scoping import get_scoped, may_see_sponsor, scoped
+from opencdmo.core.tasks import Task
 from opencdmo.sponsors.models import Product
 
 from . import labels
@@ -169,6 +172,44 @@ def custody_events(user, order: TherapyOrder):
     require_to_see(user, VIEW)
     return scoped(CustodyEvent.objects.select_related("unit", "shipment", "by", "verified_by", "deviation"),
                   user).filter(order=order).order_by("at", "id")
+
+
+def custody_task_list(user) -> list[Task]:
+    """What waits in the chain of custody for this person: shippers and bags to receive, held
+    material to decide on, labelled product to release, collections due, sites' receipts to
+    confirm, freezer alarms to acknowledge."""
+    found = []
+    if user.has_permission("identity.custody"):
+        inbound = scoped(Shipment.objects.select_related("order__patient"), user).filter(
+            direction=Shipment.Direction.INBOUND, units__status="in_transit").exclude(status="packing").distinct()
+        found += [Task("Receive", f"{s.number} for {s.order.patient.number}",
+                       f"{reverse('identity:receive')}?shipment={s.number}", s.status,
+                       "Shipper on its way" if s.status == "in_transit" else "Bags to receive",
+                       f"{s.courier} from {s.origin}") for s in inbound.order_by("dispatched_at", "id")[:50]]
+    if user.has_permission("identity.release_for_shipment"):
+        waiting = scoped(Unit.objects.select_related("order__patient"), user).filter(
+            status__in=("rejected", "labeled")).order_by("status", "modified_at")[:50]
+        found += [Task("Decide on held material" if u.status == "rejected" else "Release for shipment",
+                       f"{u.number} for {u.order.patient.number}", reverse("identity:unit", args=[u.number]),
+                       u.status, "Held" if u.status == "rejected" else "Labelled",
+                       u.get_kind_display()) for u in waiting]
+    if user.has_permission("identity.collect"):
+        due = scoped(Collection.objects.select_related("order__patient", "centre"), user).filter(
+            status="booked", planned_on__lte=clock.site_today() + dt.timedelta(days=2)).order_by("planned_on")[:50]
+        found += [Task("Record the collection", f"{c.number} for {c.order.patient.number}",
+                       reverse("identity:collection", args=[c.number]), "due", "Due",
+                       f"planned {c.planned_on:%Y-%m-%d} at {c.centre.code}") for c in due]
+        at_site = scoped(Shipment.objects.select_related("order__patient"), user).filter(
+            direction=Shipment.Direction.OUTBOUND, status="in_transit").order_by("dispatched_at")[:50]
+        found += [Task("Confirm receipt at the site", f"{s.number} for {s.order.patient.number}",
+                       reverse("identity:shipment", args=[s.number]), s.status, "In transit",
+                       f"to {s.destination}") for s in at_site]
+    if user.has_permission("identity.manage_storage"):
+        alarms = FreezerAlarm.objects.select_related("freezer").filter(acknowledged_at__isnull=True)
+        found += [Task("Acknowledge the alarm", f"{a.freezer.code} {a.get_kind_display()}",
+                       reverse("identity:freezer", args=[a.freezer.code]), "open", "Open",
+                       a.value) for a in alarms.order_by("raised_at")[:50]]
+    return found
 
 
 # --- Shipments ---------------------------------------------------------------------------------
