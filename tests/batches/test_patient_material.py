@@ -21,7 +21,7 @@ from opencdmo.identity.services import CustodyMismatch
 from opencdmo.materials import selectors as materials_selectors
 from tests.factories import signature
 from tests.identity.test_label_prints import make_unit
-from tests.web.conftest import records_a  # noqa: F401
+from tests.web.conftest import records_a, signed_in  # noqa: F401
 
 from . import builders
 from .test_api import _Api
@@ -231,3 +231,11 @@ def test_another_sponsors_operator_cannot_scan_the_batch(started, sponsor_b, mak
         services.scan_patient_material(other, w.batch, "A1", scanned=_coi_label(w.batch.patient_reference),
                                        submission_id=builders.submission())
     assert not PatientMaterialScan.objects.exists() and not CustodyEvent.objects.exists()
+
+
+def test_the_batch_page_leads_to_the_therapy_it_is_made_for_and_its_timeline(started):
+    w = started
+    page = signed_in(w.operator).get(reverse("batches:batch", args=[w.batch.number])).content.decode()
+    order = TherapyOrder.objects.get(coi=w.batch.patient_reference)
+    assert reverse("identity:order", args=[order.number]) in page
+    assert reverse("identity:timeline", args=[order.number]) in page

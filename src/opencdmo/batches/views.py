@@ -23,6 +23,7 @@ from opencdmo.core.signatures import SignatureInput
 from opencdmo.core.views import SIGNED_IN_SESSION, invalid_input, paginate, signer_at_screen, sort_headers
 from opencdmo.facilities import selectors as facility_selectors
 from opencdmo.facilities.models import Equipment
+from opencdmo.identity import selectors as identity_selectors
 from opencdmo.processes import selectors as process_selectors
 from opencdmo.processes.domain import entries as entry_rules
 from opencdmo.processes.domain.definition import CRITICALITY_LABELS, Range
@@ -230,7 +231,19 @@ def batch_detail(request, number):
         "start_interlocks": [(c, label) for c, label in InterlockOverride.Interlock.choices
                              if c in ("room", "line_clearance")] if batch.status == "planned" else [],
         "override_meaning": OVERRIDE_MEANING,
+        "therapy": _therapy(user, batch),
     })
+
+
+def _therapy(user, batch):
+    """The therapy the batch is made for (its chain of custody and vein-to-vein timeline), if the
+    user may read therapies."""
+    if not batch.patient_reference or not user.has_permission("identity.view"):
+        return None
+    try:
+        return identity_selectors.order_with_coi(user, batch.patient_reference)
+    except NotFound:
+        return None
 
 
 @login_required
