@@ -91,9 +91,11 @@ def test_a_material_handler_receives_the_right_bag_and_a_bag_of_another_patient_
     assert shipment.status == "received" and shipment.accepted and str(shipment.logger_min_c) == "-181.5"
     receipt = CustodyEvent.objects.get(unit=first, kind="receipt", result="verified")
     assert receipt.by == handler and receipt.verified_by == second
-    # Nothing was verified for the wrong bag: the refusal is kept against the bag awaited, with its deviation.
+    # Nothing was verified for the wrong bag: the refusal is kept against the shipment (not pinned on
+    # the bag awaited), with its deviation.
     assert not CustodyEvent.objects.filter(unit=stranger, result="verified", kind="receipt").exists()
     refused = CustodyEvent.objects.get(result="refused")
-    assert refused.unit == second_bag and refused.deviation == deviation and refused.verified_by is None
+    assert (refused.unit, refused.shipment, refused.deviation, refused.verified_by) == (None, shipment, deviation,
+                                                                                        None)
     assert Unit.objects.get(pk=stranger.pk).status == "in_transit"
     assert Unit.objects.get(pk=second_bag.pk).status == "in_transit"

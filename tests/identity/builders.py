@@ -3,6 +3,7 @@
 import datetime as dt
 import itertools
 
+from opencdmo.core import clock
 from opencdmo.core.domain.roles import Role
 from opencdmo.core.models import User
 from opencdmo.facilities import services as facilities
@@ -190,9 +191,11 @@ def labelled(product):
         storage="Store at ≤ −150 °C", shelf_life_days=180)
 
 
-def booked(order, *, planned_on=COLLECTION):
+def booked(order, *, planned_on=None):
+    """A collection booked for `planned_on`, by default today (the site's, by the test clock)."""
     labelled(order.product)
-    return services.book_collection(planner(order.patient.sponsor), order, planned_on=planned_on)
+    return services.book_collection(planner(order.patient.sponsor), order,
+                                    planned_on=planned_on or clock.site_today())
 
 
 def collected(order, *, bags: int = 1):

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from opencdmo.core import clock
 from opencdmo.core.domain.roles import Role
 from opencdmo.core.errors import NotFound, PermissionDenied, RuleViolation
 from opencdmo.core.models import Signature, User
@@ -66,6 +67,8 @@ def test_a_collection_is_booked_by_the_case_manager_for_an_open_order_at_an_acti
     elsewhere = builders.centre(builders.planner(sponsor_b), sponsor_b, "BXL")
     with pytest.raises(NotFound):
         services.book_collection(planner, order_a, planned_on=builders.COLLECTION, centre=elsewhere)
+    with pytest.raises(RuleViolation, match="today or a later day"):
+        services.book_collection(planner, order_a, planned_on=clock.site_today() - dt.timedelta(days=1))
     services.transition_order(planner, order_a, "cancel", reason="Patient no longer eligible.")
     with pytest.raises(RuleViolation, match="cancelled"):
         services.book_collection(planner, order_a, planned_on=builders.COLLECTION)
@@ -198,7 +201,7 @@ def test_each_handoff_takes_a_unit_only_from_where_it_can_be(order_a, sponsor_a)
     handler, planner = builders.handler(sponsor_a), builders.planner(sponsor_a)
     (unit,) = builders.collected(order_a)
     scan = builders.unit_scan(unit)
-    with pytest.raises(RuleViolation, match="collected: receipt at the cdmo takes a unit that is in transit"):
+    with pytest.raises(RuleViolation, match="collected: receipt at the CDMO takes a unit that is in transit"):
         services.hand_over(handler, unit, "receipt", scanned=scan, **builders.verified(builders.second(sponsor_a)))
     with pytest.raises(RuleViolation, match="issue to manufacturing takes a unit that is received"):
         services.hand_over(handler, unit, "issue_to_manufacturing", scanned=scan)

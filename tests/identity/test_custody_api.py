@@ -7,6 +7,7 @@ are 404."""
 import pytest
 from django.test import Client
 
+from opencdmo.core import clock
 from opencdmo.core.domain.roles import Role
 from opencdmo.identity.models import CustodyEvent, Shipment, TherapyOrder, Unit
 from opencdmo.quality.models import Deviation
@@ -74,7 +75,7 @@ class TestApiBookCollection(_Api):
     operation = ("POST", "/therapy-orders/{number}/collections")
     roles, refused_roles, status = (Role.PLANNER,), (Role.OPERATOR,), 201
     number = staticmethod(lambda world: _order(world).number)
-    body = staticmethod(lambda world: {"planned_on": "2026-05-04"})
+    body = staticmethod(lambda world: {"planned_on": clock.site_today().isoformat()})
 
 
 class TestApiRecordCollection(_Api):

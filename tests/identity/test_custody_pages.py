@@ -349,7 +349,8 @@ def test_a_bag_of_another_patient_is_refused_on_the_receipt_screen_and_nothing_i
     alert = page[page.index('role="alert"'):]
     assert alert.index(deviation.number) < alert.index('name="scanned"')  # in view, above the scan field
     assert "another patient" in alert and "Verified</strong>" not in page
-    assert CustodyEvent.objects.get(result="refused").unit == awaited
+    refused = CustodyEvent.objects.get(result="refused")  # the shipment's, never pinned on the awaited bag
+    assert (refused.unit, refused.shipment, refused.scanned) == (None, shipment, builders.datamatrix(stranger))
     assert not CustodyEvent.objects.filter(kind="receipt", result="verified").exists()
     assert set(Unit.objects.filter(pk__in=[awaited.pk, stranger.pk]).values_list("status", flat=True)) == {"in_transit"}
 

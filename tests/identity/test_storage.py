@@ -350,9 +350,9 @@ def test_a_temperature_alarm_raises_one_cdmo_deviation_with_positions_but_no_spo
         operator, sponsor_a, freezer, unit, other_unit):
     place(operator, unit)
     place(operator, other_unit, f"{BOX}/B4")
-    alarm = services.raise_alarm(operator, freezer, kind="temperature", value="-128 °C", note="Lid seal iced")
+    alarm = services.raise_alarm(operator, freezer, kind="temperature", value="−128 °C", note="Lid seal iced")
     deviation = Deviation.objects.get()
-    assert alarm.deviation == deviation and alarm.raised_by == operator
+    assert alarm.deviation == deviation and alarm.raised_by == operator and alarm.value == "-128.0 °C"
     assert (deviation.sponsor, deviation.source, deviation.category) == (None, "equipment", "material")
     assert f"2 unit(s) were stored in it: {BOX}/A1, {BOX}/B4." in deviation.description
     for secret in (sponsor_a.code, unit.number, unit.din, unit.order.coi, unit.order.patient.subject_id):
@@ -364,6 +364,9 @@ def test_a_temperature_alarm_raises_one_cdmo_deviation_with_positions_but_no_spo
 def test_a_temperature_alarm_needs_the_reading_and_other_alarms_raise_no_deviation(operator, freezer):
     with pytest.raises(RuleViolation, match="reading"):
         services.raise_alarm(operator, freezer, kind="temperature")
+    with pytest.raises(RuleViolation, match=r"Give the temperature read in °C as a number"):
+        services.raise_alarm(operator, freezer, kind="temperature", value="abc")
+    assert not FreezerAlarm.objects.exists()  # nothing raised, the freezer is not blocked
     with pytest.raises(RuleViolation, match="Unknown alarm"):
         services.raise_alarm(operator, freezer, kind="fire")
     alarm = services.raise_alarm(operator, freezer, kind="ln2_level", value="12 %")

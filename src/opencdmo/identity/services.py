@@ -166,6 +166,12 @@ class CustodyMismatch(RuleViolation):
         self.deviation = deviation
 
 
+def _handoff_name(kind: str) -> str:
+    """'receipt at the CDMO', as a sentence says it (acronyms keep their capitals)."""
+    label = Milestone(kind).label
+    return label[:1].lower() + label[1:]
+
+
 def expected_of(order: TherapyOrder, unit: Unit | None = None) -> custody.Expected:
     if unit is None:
         return custody.Expected(coi=order.coi)
@@ -190,7 +196,7 @@ def verify_scan(actor, order: TherapyOrder, scanned, *, kind: str, unit: Unit | 
         raise RuleViolation(str(exc)) from None
     if verification.matched:
         return verification
-    what = Milestone(kind).label.lower()
+    what = _handoff_name(kind)
     problem = " ".join(verification.problems)
     with transaction.atomic():
         deviation = quality_services.raise_deviation(
@@ -348,6 +354,8 @@ def book_collection(actor, order: TherapyOrder, *, planned_on, centre: Treatment
     order = _open_order(actor, order)
     if not isinstance(planned_on, dt.date):
         raise RuleViolation("Give the planned collection date.")
+    if planned_on < clock.site_today():
+        raise RuleViolation("A collection is booked for today or a later day: give its planned date.")
     centre = order.patient.centre if centre is None else get_scoped(
         TreatmentCentre.objects.select_related("sponsor"), actor, pk=centre.pk)
     if centre.sponsor_id != order.patient.sponsor_id:
@@ -396,7 +404,7 @@ def record_collection(actor, collection: Collection, *, bags=1, scanned=None) ->
 def _handoff_guard(unit: Unit, kind: str, handoff: Handoff) -> None:
     if unit.status not in handoff.accepts:
         raise RuleViolation(f"{unit.number} is {UNIT_STATES.get(unit.status, unit.status).lower()}: "
-                            f"{Milestone(kind).label.lower()} takes a unit that is {_states(handoff.accepts)}.")
+                            f"{_handoff_name(kind)} takes a unit that is {_states(handoff.accepts)}.")
     if kind == Milestone.RECEIPT and (shipper := unit.shipments.filter(status="in_transit").first()):
         raise RuleViolation(f"{unit.number} travels in {shipper.number}, not received yet: receive the shipper "
                             "first (its temperature logger), then each bag.")
@@ -411,8 +419,8 @@ def hand_over(actor, unit: Unit, kind: str, *, scanned, from_party: str = "", to
     handoff = HANDOFFS.get(kind)
     if handoff is None:
         raise RuleViolation(f"'{str(kind)[:40]}' is not a handoff of a unit: choose one of "
-                            f"{', '.join(Milestone(k).label.lower() for k in HANDOFFS)}.")
-    require(actor, handoff.permission, to=f"record {Milestone(kind).label.lower()}")
+                            f"{', '.join(_handoff_name(k) for k in HANDOFFS)}.")
+    require(actor, handoff.permission, to=f"record {_handoff_name(kind)}")
     unit = get_scoped(Unit.objects.select_related("order__patient__sponsor"), actor, pk=unit.pk)
     _handoff_guard(unit, kind, handoff)
     parties = {"from_party": _text(from_party, "From", max_length=200, required=False),
@@ -607,14 +615,16 @@ def decide_held_unit(actor, unit: Unit, *, decision: str, reason: str, signature
 
 
 def _temperature(value, what: str) -> Decimal:
+    """A temperature in °C as people write it ('-182.5', '−150 °C'), to 0.1 °C."""
+    text = str(value).strip().replace("−", "-").removesuffix("°C").removesuffix("C").strip()
     try:
-        reading = value if isinstance(value, Decimal) else Decimal(str(value).strip().replace("−", "-"))
+        reading = value if isinstance(value, Decimal) else Decimal(text)
     except (InvalidOperation, ValueError):
-        raise RuleViolation(f"Give the logger's {what} temperature in °C as a number, e.g. -182.5.") from None
+        raise RuleViolation(f"Give {what} in °C as a number, e.g. -182.5.") from None
     if isinstance(value, bool) or not reading.is_finite() or not Decimal("-273.1") <= reading <= Decimal("99.9"):
-        raise RuleViolation(f"The logger's {what} temperature is between -273.1 and 99.9 °C.")
+        raise RuleViolation(f"{what[0].upper()}{what[1:]} is between -273.1 and 99.9 °C.")
     if reading != reading.quantize(Decimal("0.1")):
-        raise RuleViolation(f"Give the logger's {what} temperature to 0.1 °C.")
+        raise RuleViolation(f"Give {what} to 0.1 °C.")
     return reading.quantize(Decimal("0.1"))
 
 
@@ -628,7 +638,8 @@ def receive_shipment(actor, shipment: Shipment, *, scanned, logger_min_c, logger
     outbound = shipment.direction == _OUTBOUND
     require(actor, COLLECT if outbound else "identity.custody",
             to="confirm receipt at treatment sites" if outbound else "receive shipments")
-    low, high = _temperature(logger_min_c, "lowest"), _temperature(logger_max_c, "highest")
+    low, high = (_temperature(logger_min_c, "the logger's lowest temperature"),
+                 _temperature(logger_max_c, "the logger's highest temperature"))
     if low > high:
         raise RuleViolation("The logger's lowest temperature cannot be above its highest.")
     if isinstance(minutes_out_of_range, bool) or not isinstance(minutes_out_of_range, int) \
@@ -884,6 +895,8 @@ def raise_alarm(actor, freezer: Freezer, *, kind: str, value: str = "", note: st
         raise RuleViolation(f"Unknown alarm '{str(kind)[:40]}': choose one of "
                             f"{', '.join(FreezerAlarm.Kind.values)}.")
     value = _text(value, "The reading", max_length=64, required=kind == FreezerAlarm.Kind.TEMPERATURE)
+    if kind == FreezerAlarm.Kind.TEMPERATURE:
+        value = f"{_temperature(value, 'the temperature read')} °C"
     note = _text(note, "The note", max_length=2000, required=False)
     freezer = Freezer.objects.select_for_update().get(pk=freezer.pk)
     _active_freezer(freezer)

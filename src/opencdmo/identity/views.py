@@ -20,6 +20,7 @@ from opencdmo.facilities import selectors as facilities_selectors
 from opencdmo.sponsors import selectors as sponsor_selectors
 
 from . import selectors, services
+from .domain import custody
 from .labels import LabelKind
 from .models import (
     Collection,
@@ -389,9 +390,9 @@ def _receive_query(shipment, order) -> str:
 
 
 def _bag_scanned(user, shipment, order, units, scanned):
-    """The awaited bag this scan names. Any other bag is checked against the first bag awaited (or
-    the therapy, when none is), so a bag of another patient or another container is refused, kept
-    and raises its deviation."""
+    """The awaited bag this scan names. Any other bag is checked against the therapy and the DIN
+    awaited, so a bag of another patient or another collection is refused, kept and raises its
+    deviation."""
     waiting = [u for u in units if u.status == "in_transit"]
     try:
         found = services.unit_from_scan(user, scanned)
@@ -402,10 +403,10 @@ def _bag_scanned(user, shipment, order, units, scanned):
         raise RuleViolation(f"{bag.number} is {_status_label(bag).lower()}: it is not awaited any more.")
     if bag is not None:
         return bag
-    if waiting:
-        services.hand_over(user, waiting[0], Milestone.RECEIPT, scanned=scanned, location=RECEIVED_AT)
-    else:
-        services.verify_scan(user, order, scanned, kind=Milestone.RECEIPT, shipment=shipment, location=RECEIVED_AT)
+    # Refused against what is awaited (the therapy and its collection's DIN), never pinned on one of
+    # the awaited bags: the refusal is the shipment's, with the scan as it was read.
+    services.verify_scan(user, order, scanned, kind=Milestone.RECEIPT, shipment=shipment, location=RECEIVED_AT,
+                         expected=custody.Expected(coi=order.coi, din=waiting[0].din if waiting else ""))
     raise RuleViolation("This bag is not awaited here: set it aside and ask who sent it.")
 
 

@@ -14,7 +14,7 @@ patient_workflow = Workflow(
 
 order_workflow = Workflow(
     name="Therapy order",
-    states={"ordered": "Ordered", "cancelled": "Cancelled"},
+    states={"ordered": "Open", "cancelled": "Cancelled"},
     initial="ordered",
     transitions=[
         Transition("cancel", "Cancel", ("ordered",), "cancelled", permission="identity.enroll",
