@@ -331,6 +331,7 @@ def test_the_right_bag_is_received_once_the_second_person_signs_on_the_receipt_s
     assert done.status_code == 302
     page = _text(client.get(done["Location"]))
     assert "Verified</strong> — " + bag.number in page
+    assert f"Every bag is received</strong> from {shipment.number}" in page  # the last one awaited
     event = CustodyEvent.objects.get(unit=bag, kind="receipt")
     assert event.result == "verified" and event.verified_by == second
     bag.refresh_from_db()

@@ -196,6 +196,11 @@ def test_the_labels_page_prints_a_pdf_and_records_a_reconciliation(therapy):
     assert "Reconciled" in page and f"print-{printed.pk}" in page and "Final product bag" in page
     refused = client.post(url, {"action": "reconcile", "print": printed.pk, "applied": "2", "destroyed": "0"})
     assert refused.status_code == 422 and 'role="alert"' in refused.content.decode()
+    # QA reads what was printed and what became of it; who prints is said, not left to guess.
+    qa_page = signed_in(builders.qa(order.patient.sponsor)).get(url).content.decode()
+    assert f"print-{printed.pk}" in qa_page and "Print (PDF)" not in qa_page
+    assert "printed, applied and reconciled by the operators and material handlers" in qa_page
+    assert Din.from_content(bag.din + "00").eye_readable() in page  # the DIN in its groups, as on its label
 
 
 # --- The shared view tests ---

@@ -136,7 +136,7 @@ class TestTimeline:
                                                                     "1 d 19 h 00 min",
                                                                     "1 d 20 h 00 min"]
         assert found.entries[4].elapsed == "1 d 20 h 00 min since collection · 1 h 00 min since the previous entry"
-        assert found.entries[0].elapsed == "−2 h 00 min since collection"
+        assert found.entries[0].elapsed == "2 h 00 min before collection"  # ordered before the collection
         assert found.entries[1].handoff == f"By {handler} at Test site: Sender → Receiver"
         assert found.vein_to_vein_text == "2 d 6 h 00 min" and not found.infused
         receipt, cryo = found.windows

@@ -540,8 +540,9 @@ class TimelineEntry:
     @property
     def elapsed(self) -> str:
         """'2 d 1 h 00 min since collection · 1 h 00 min since the previous entry'."""
-        parts = [f"{vein_to_vein.duration_text(span)} since {what}" for span, what in (
-            (self.since_collection, "collection"), (self.since_previous, "the previous entry")) if span is not None]
+        parts = [f"{vein_to_vein.duration_text(abs(span))} {'before' if span < dt.timedelta(0) else 'since'} {what}"
+                 for span, what in ((self.since_collection, "collection"), (self.since_previous, "the previous entry"))
+                 if span is not None]
         return " · ".join(parts)
 
     @property

@@ -473,6 +473,7 @@ def receive(request):
         "shipment": shipment, "order": _printed(order),
         "units": [(u, receipts.get(u.pk)) for u in _labelled(units)],
         "shipper_awaited": shipment is not None and shipment.received_at is None,
+        "all_received": bool(units) and all(u.pk in receipts for u in units),
         "verified": next((u for u in units if u.number == request.GET.get("verified") and u.pk in receipts), None),
     })
     return render(request, "identity/receive.html", context, status=status)

@@ -14,3 +14,9 @@ def coi(content: str, large: bool = False) -> dict:
         return {"coi": selectors.printed_coi(content), "large": large}
     except isbt128.Isbt128Error:
         return {"coi": {"text": content, "check": ""}, "large": large}
+
+
+@register.inclusion_tag("identity/_coi.html")
+def din(content: str) -> dict:
+    """{% din unit.din %}: the DIN as printed on its label, in groups with its check character boxed."""
+    return {"coi": selectors.printed_din(content), "large": False}
