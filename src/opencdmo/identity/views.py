@@ -24,6 +24,7 @@ from .domain import custody
 from .labels import LabelKind
 from .models import (
     Collection,
+    CustodyEvent,
     FreezerAlarm,
     Milestone,
     Patient,
@@ -299,7 +300,7 @@ def _unit_context(user, unit, *, form=None, refusal=None) -> dict:
              if unit.status in handoff.accepts and user.has_permission(handoff.permission)]
     return {
         **_record_page(user, unit), "order": order, "printed_din": selectors.printed_din(unit.din),
-        "events": [e for e in selectors.custody_events(user, order) if e.unit_id == unit.pk],
+        "events": selectors.custody_events(user, order).filter(unit=unit),
         "handoff_kinds": kinds, "next_kind": (form or {}).get("kind") or (kinds[0][0] if kinds else ""),
         "form": form or {}, **(refusal or {}), "placement": selectors.placement_of(user, unit),
         "may_see_storage": user.has_permission("identity.view_storage"),
@@ -467,8 +468,8 @@ def receive(request):
         context["inbound"] = selectors.shipments_for(user, direction=Shipment.Direction.INBOUND).filter(
             units__status="in_transit").distinct()[:50]
         return render(request, "identity/receive.html", context, status=status)
-    receipts = {e.unit_id: e for e in selectors.custody_events(user, order)
-                if e.kind == Milestone.RECEIPT and e.result == "verified"}
+    receipts = {e.unit_id: e for e in selectors.custody_events(user, order).filter(
+        kind=Milestone.RECEIPT, result=CustodyEvent.Result.VERIFIED)}
     context.update({
         "shipment": shipment, "order": _printed(order),
         "units": [(u, receipts.get(u.pk)) for u in _labelled(units)],
@@ -530,7 +531,7 @@ def _shipment_context(user, shipment, *, form=None, refusal=None, action: str = 
     outbound = shipment.direction == Shipment.Direction.OUTBOUND
     return {
         **_record_page(user, shipment), "order": order, "units": _labelled(shipment.units.all()),
-        "events": [e for e in selectors.custody_events(user, order) if e.shipment_id == shipment.pk],
+        "events": selectors.custody_events(user, order).filter(shipment=shipment),
         "may_dispatch": shipment.status == "packing" and user.has_permission(
             services.SHIP if outbound else services.COLLECT),
         "may_receive": shipment.status == "in_transit" and user.has_permission(
