@@ -19,7 +19,9 @@ from .facilities.api import router as facilities_router
 from .identity.api import router as identity_router
 from .materials.api import router as materials_router
 from .processes.api import router as processes_router
+from .qc.api import router as qc_router
 from .quality.api import router as quality_router
+from .release.api import router as release_router
 from .sponsors.api import router as sponsors_router
 from .training.api import router as training_router
 
@@ -106,6 +108,8 @@ api.add_router("/", facilities_router)
 api.add_router("/", processes_router)
 api.add_router("/", batches_router)
 api.add_router("/", identity_router)
+api.add_router("/", qc_router)
+api.add_router("/", release_router)
 
 
 @api.exception_handler(DomainError)

@@ -65,7 +65,9 @@ INSTALLED_APPS = [
     "opencdmo.materials",
     "opencdmo.processes",
     "opencdmo.identity",
+    "opencdmo.qc",
     "opencdmo.batches",
+    "opencdmo.release",
     "opencdmo.demo",
 ]
 

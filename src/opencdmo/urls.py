@@ -13,5 +13,7 @@ urlpatterns = [
     path("processes/", include("opencdmo.processes.urls")),
     path("batches/", include("opencdmo.batches.urls")),
     path("identity/", include("opencdmo.identity.urls")),
+    path("qc/", include("opencdmo.qc.urls")),
+    path("release/", include("opencdmo.release.urls")),
     path("", include("opencdmo.core.urls")),
 ]

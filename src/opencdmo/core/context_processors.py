@@ -16,6 +16,8 @@ SECTIONS = [
     ("Shipments", "identity:shipments", "identity.view"),
     ("Cryostorage", "identity:storage", "identity.view_storage"),
     ("Batches", "batches:list", "batches.view"),
+    # ===== QC and disposition sections =====
+    # ===== end QC and disposition sections =====
     ("Master batch records", "processes:list", "processes.view"),
     ("Documents", "documents:list", "documents.view"),
     ("My training", "training:mine", "training.view"),

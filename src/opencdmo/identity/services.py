@@ -401,7 +401,15 @@ def record_collection(actor, collection: Collection, *, bags=1, scanned=None) ->
     return units
 
 
+# Checks a layer above adds to a handoff (the disposition: no release for shipment before QA has
+# released the batch). Each takes the unit and returns None, or why the handoff may not happen.
+HANDOFF_CHECKS: dict[str, list] = {kind: [] for kind in HANDOFFS}
+
+
 def _handoff_guard(unit: Unit, kind: str, handoff: Handoff) -> None:
+    for check in HANDOFF_CHECKS[kind]:
+        if (why := check(unit)) is not None:
+            raise RuleViolation(why)
     if unit.status not in handoff.accepts:
         raise RuleViolation(f"{unit.number} is {UNIT_STATES.get(unit.status, unit.status).lower()}: "
                             f"{_handoff_name(kind)} takes a unit that is {_states(handoff.accepts)}.")

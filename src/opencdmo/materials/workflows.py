@@ -60,13 +60,22 @@ def stock_is_back(lot, actor):
     return None
 
 
+# Checks a layer above adds to a lot's release (the QC laboratory: incoming tests done and within
+# specification). Each is a guard: (lot, actor) -> None, or why the lot may not be released.
+RELEASE_CHECKS: list = []
+
+
+def release_checks_pass(lot, actor):
+    return next((why for check in RELEASE_CHECKS if (why := check(lot, actor)) is not None), None)
+
+
 lot_workflow = Workflow(
     name="Lot",
     states=LOT_STATES,
     initial="quarantine",
     transitions=[
         Transition("release", "Release", ("quarantine",), "released", permission="materials.disposition",
-                   signature="QA Released", guards=(receiver_is_not_releaser, not_expired, certificate_on_file)),
+                   signature="QA Released", guards=(receiver_is_not_releaser, not_expired, certificate_on_file, release_checks_pass)),
         Transition("reject", "Reject", ("quarantine", "on_hold"), "rejected", permission="materials.disposition",
                    signature="Rejected", reason_required=True),
         Transition("hold", "Put on hold", ("released",), "on_hold", permission="materials.disposition",

@@ -57,7 +57,12 @@ _STAFF_READ = {
     "batches.view",
     "identity.view",
     "identity.view_storage",
+    "qc.view",
+    "release.view",
 }
+
+# The laboratory bench: samples in and out, results entered, stability pulls taken.
+_QC_BENCH = {"qc.handle_samples", "qc.enter_results", "qc.pull_stability"}
 
 # Hands that move patient material inside the CDMO, and the second person at its critical handoffs.
 _CUSTODY = {"identity.custody", "identity.verify_custody"}
@@ -98,9 +103,14 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
         _STAFF_READ | {"materials.receive", "materials.issue", "materials.transfer", "materials.adjust",
                        "materials.manage_master_data", "identity.ship", "identity.manage_storage"} | _CUSTODY
     ),
-    Role.QC_ANALYST: frozenset(_STAFF_READ | _CUSTODY),
+    Role.QC_ANALYST: frozenset(_STAFF_READ | _CUSTODY | _QC_BENCH),
+    # The QC reviewer is also the laboratory's specification author, OOS investigator and
+    # stability coordinator.
     Role.QC_REVIEWER: frozenset(
-        _STAFF_READ | {"documents.author", "quality.investigate", "quality.manage_capa", "quality.propose_change"}
+        _STAFF_READ | _QC_BENCH
+        | {"documents.author", "quality.investigate", "quality.manage_capa", "quality.propose_change",
+           "qc.review_results", "qc.manage_methods", "qc.author_specifications", "qc.investigate_oos",
+           "qc.manage_stability"}
     ),
     Role.QA_SPECIALIST: frozenset(
         _STAFF_READ
@@ -136,6 +146,11 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "identity.configure",
             "identity.verify_custody",
             "identity.release_for_shipment",
+            "qc.approve_invalidation",
+            "qc.investigate_oos",
+            "qc.author_specifications",
+            "release.prepare",
+            "release.notify",
         }
     ),
     Role.QA_APPROVER: frozenset(
@@ -166,6 +181,12 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "batches.hold",
             "identity.verify_custody",
             "identity.release_for_shipment",
+            "qc.approve_invalidation",
+            "qc.approve_specifications",
+            "qc.close_oos",
+            "release.prepare",
+            "release.decide",
+            "release.notify",
         }
     ),
     # The planner is the CDMO's case manager: books collections and records what the treatment
@@ -182,7 +203,7 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.SPONSOR_VIEWER: frozenset(
         {"sponsors.view", "materials.view", "materials.view_genealogy", "core.view_audit_trail", "core.view_signatures",
          "documents.view", "quality.view", "quality.sponsor_approve_change", "processes.view", "batches.view",
-         "identity.view"}
+         "identity.view", "qc.view", "release.view"}
     ),
     Role.SYSTEM_ADMIN: frozenset(
         _STAFF_READ

@@ -1,0 +1,1 @@
+"""The laboratory's calculations: no Django here, tested directly."""

@@ -1,0 +1,1 @@
+"""Disposition rules: no Django here, tested directly."""

@@ -1,0 +1,1 @@
+"""Disposition: see models.py."""
