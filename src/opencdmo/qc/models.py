@@ -150,6 +150,8 @@ class Sample(Record):
     specification = models.ForeignKey(Specification, null=True, blank=True, on_delete=models.PROTECT,
                                       related_name="samples")
     description = models.CharField(max_length=200)
+    tests = models.ManyToManyField(SpecificationTest, blank=True, related_name="samples",
+                                   help_text="the criteria ordered on this sample")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="aliquots")
     retained = models.BooleanField(default=False, help_text="kept, not tested (retained sample)")
     quantity = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from .domain import criteria
 from .models import Specification, SpecificationTest, TestResult
 
 # ===== shared: what a disposition reads =====
@@ -24,6 +25,24 @@ class TestStatus:
     @property
     def label(self) -> str:
         return TEST_STATE_LABELS[self.state]
+
+
+def criterion_of(test: SpecificationTest) -> criteria.Criterion:
+    """The test's acceptance criterion as the evaluation reads it (decimals: the test's, else the method's)."""
+    decimals = test.decimals if test.decimals is not None else test.method.decimals
+    return criteria.Criterion(kind=test.criterion, lower=test.lower, upper=test.upper, expected=test.expected,
+                              decimals=decimals, rounding=test.specification.rounding)
+
+
+def limit_text(test: SpecificationTest) -> str:
+    """'≥ 70.0 %': the limit as pages and certificates print it."""
+    return criteria.describe(criterion_of(test), test.unit or test.method.unit)
+
+
+def evaluate(test: SpecificationTest, value) -> criteria.Evaluation:
+    """Raises criteria.InvalidResult with what to enter when the value cannot be read."""
+    return criteria.evaluate(value, result_kind=test.method.result_kind, criterion=criterion_of(test),
+                             choices=test.method.choices)
 
 
 def effective_specification(*, stage: str, product=None, material=None) -> Specification | None:
