@@ -79,9 +79,7 @@ def _meets(kind: str, low: Decimal, high: Decimal, lower: Decimal | None, upper:
         return False
     if kind in ("at_most", "range") and upper is not None and high > upper:
         return False
-    if kind == "less_than" and upper is not None and (high > upper or (high == upper and not open_high)):
-        return False
-    return True
+    return not (kind == "less_than" and upper is not None and (high > upper or (high == upper and not open_high)))
 
 
 def _evaluate_number(value: str, criterion: Criterion) -> Evaluation:
