@@ -688,9 +688,18 @@ def take_sample(actor, batch, key, point, *, submission_id) -> BatchSample:
         sampling = next((s for s in _definition(batch).step(step.key).samples if s.id == point), None)
         if sampling is None:
             raise RuleViolation(f"Step {step.key} has no sampling point '{str(point)[:64]}'.")
-        return create_record(actor, BatchSample(batch=batch, step=step, point=sampling.id, name=sampling.name,
-                                                quantity=sampling.quantity, unit=sampling.unit, status="taken",
-                                                taken_at=clock.now(), taken_by=actor))
+        taken = create_record(actor, BatchSample(batch=batch, step=step, point=sampling.id, name=sampling.name,
+                                                 quantity=sampling.quantity, unit=sampling.unit, status="taken",
+                                                 taken_at=clock.now(), taken_by=actor))
+        # The QC laboratory registers the sample in the same transaction (issue 7): it arrives on the
+        # laboratory's worklist the moment the operator takes it.
+        from opencdmo.qc import services as qc_services  # noqa: PLC0415
+
+        qc_services.register_batch_sample(
+            actor, batch_number=batch.number, batch_label=f"{batch.number} {batch.product.code}",
+            sample_ref=taken.number, description=sampling.name, sponsor=batch.sponsor, product=batch.product,
+            quantity=sampling.quantity, unit=sampling.unit, taken_at=taken.taken_at, taken_by=actor)
+        return taken
 
 
 # --- Patient material: the chain of identity scan of an autologous batch's steps -------------

@@ -210,7 +210,7 @@ class TestResult(Record):
     attempt = models.PositiveSmallIntegerField(default=1, help_text="1 the original, 2… retests")
     retest_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="retests")
     value = models.CharField(max_length=200, help_text="as the analyst entered it")
-    number = models.DecimalField(**VALUE, null=True, blank=True)
+    numeric_value = models.DecimalField(**VALUE, null=True, blank=True, help_text="the value read as a number")
     reported = models.CharField(max_length=200, help_text="rounded to the reported decimals, as compared")
     unit = models.CharField(max_length=32, blank=True)
     conformance = models.CharField(max_length=24, choices=Conformance.choices)

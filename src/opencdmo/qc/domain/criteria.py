@@ -56,9 +56,17 @@ def _as_text(number: Decimal) -> str:
     return f"{number:f}"
 
 
+MAX_MAGNITUDE = 20  # digits before the point a result may have (TestResult.number: 30 digits, 10 decimals)
+MAX_PLACES = 10
+
+
 def _number(text: str) -> tuple[str, Decimal]:
     """('<', 0.5) for '< 0.5', ('', 71.2) for '71.2'."""
-    text = text.strip().replace(",", "")
+    text = text.strip()
+    if "," in text:
+        # '69,5' is 69.5 in much of Europe and 695 to a thousands separator: never guess.
+        raise InvalidResult(f"'{text[:40]}' has a comma; write the number with a point for decimals and no "
+                            "thousands separator, such as 1500 or 69.5.")
     qualifier = text[:1] if text[:1] in "<>" else ""
     try:
         number = Decimal(text[len(qualifier):].strip())
@@ -67,6 +75,9 @@ def _number(text: str) -> tuple[str, Decimal]:
                             "for a result below the method's limit.") from None
     if not number.is_finite():
         raise InvalidResult("Enter a finite number.")
+    if number != 0 and number.adjusted() >= MAX_MAGNITUDE:
+        raise InvalidResult(f"'{text[:40]}' is too large for a result: at most {MAX_MAGNITUDE} digits before "
+                            "the point.")
     return qualifier, number
 
 
@@ -85,6 +96,9 @@ def _meets(kind: str, low: Decimal, high: Decimal, lower: Decimal | None, upper:
 def _evaluate_number(value: str, criterion: Criterion) -> Evaluation:
     qualifier, number = _number(value)
     rounded = round_reported(number, criterion.decimals, criterion.rounding)
+    if rounded != 0 and -rounded.as_tuple().exponent > MAX_PLACES:
+        raise InvalidResult(f"'{value.strip()[:40]}' has more than {MAX_PLACES} decimal places; round it to "
+                            f"{MAX_PLACES} at most.")
     reported = f"{qualifier} {_as_text(rounded)}" if qualifier else _as_text(rounded)
     if criterion.kind == "report_only":
         return Evaluation(reported, rounded, REPORTED)
