@@ -16,8 +16,14 @@ SECTIONS = [
     ("Shipments", "identity:shipments", "identity.view"),
     ("Cryostorage", "identity:storage", "identity.view_storage"),
     ("Batches", "batches:list", "batches.view"),
-    # ===== QC and disposition sections =====
-    # ===== end QC and disposition sections =====
+    ("QC worklist", "qc:worklist", "qc.enter_results"),
+    ("QC samples", "qc:samples", "qc.view"),
+    ("OOS investigations", "qc:investigations", "qc.view"),
+    ("Specifications", "qc:specifications", "qc.view"),
+    ("Test methods", "qc:methods", "qc.view"),
+    ("Stability studies", "qc:stability_studies", "qc.view"),
+    ("Stability pulls due", "qc:stability_pulls_due", "qc.pull_stability"),
+    ("Disposition", "release:dispositions", "release.view"),
     ("Master batch records", "processes:list", "processes.view"),
     ("Documents", "documents:list", "documents.view"),
     ("My training", "training:mine", "training.view"),
