@@ -117,11 +117,11 @@ class _Api(PermissionApiTest):
 
 
 class TestApiStabilityStudies(_Api):
-    operation = ("GET", "/stability-studies")
+    operation = ("GET", "/qc/stability-studies")
 
 
 class TestApiCreateStabilityStudy(_Api):
-    operation = ("POST", "/stability-studies")
+    operation = ("POST", "/qc/stability-studies")
     roles, refused_roles, status = (Role.QC_REVIEWER,), (Role.QC_ANALYST,), 201
     body = staticmethod(lambda world: {"title": "Accelerated stability 25 °C", "specification": _spec(world).number,
                                        "subject_ref": "B-2026-0032", "conditions": ["25 °C / 60 % RH"],
@@ -129,16 +129,16 @@ class TestApiCreateStabilityStudy(_Api):
 
 
 class TestApiStabilityStudy(_Api):
-    operation = ("GET", "/stability-studies/{number}")
+    operation = ("GET", "/qc/stability-studies/{number}")
     fill = staticmethod(lambda world: {"number": _study(world)})
 
 
 class TestApiStabilityPullsDue(_Api):
-    operation = ("GET", "/stability-pulls/due")
+    operation = ("GET", "/qc/stability-pulls/due")
 
 
 class TestApiPullStabilitySample(_Api):
-    operation = ("POST", "/stability-pulls/{pull_id}/pull")
+    operation = ("POST", "/qc/stability-pulls/{pull_id}/pull")
     refused_roles, status = (Role.QA_SPECIALIST,), 201
     fill = staticmethod(lambda world: {"pull_id": _due_pull(world).pk})
     body = staticmethod(lambda world: {"quantity": "1.5", "unit": "mL"})
@@ -234,34 +234,34 @@ def test_pulls_due_page_defaults_to_next_month(lab, sponsor_a):
 def test_api_pulls_due_and_pull(lab, sponsor_a):
     study = active_study(lab, sponsor_a)
     headers = bearer(lab["analyst"])
-    due = Client().get("/api/v1/stability-pulls/due", headers=headers).json()
+    due = Client().get("/api/v1/qc/stability-pulls/due", headers=headers).json()
     assert [(d["condition"], d["months"], d["state"]) for d in due] == [
         (CONDITIONS[0], 0, "due"), (CONDITIONS[1], 0, "due"), (CONDITIONS[0], 1, "upcoming"),
         (CONDITIONS[1], 1, "upcoming")]
-    response = Client().post(f"/api/v1/stability-pulls/{due[2]['id']}/pull", {}, content_type="application/json",
+    response = Client().post(f"/api/v1/qc/stability-pulls/{due[2]['id']}/pull", {}, content_type="application/json",
                              headers=headers)
     assert response.status_code == 422 and "window opens" in response.json()["detail"]
-    response = Client().post(f"/api/v1/stability-pulls/{due[0]['id']}/pull", {}, content_type="application/json",
+    response = Client().post(f"/api/v1/qc/stability-pulls/{due[0]['id']}/pull", {}, content_type="application/json",
                              headers=headers)
     assert response.status_code == 201 and response.json()["state"] == "on_time"
-    again = Client().post(f"/api/v1/stability-pulls/{due[0]['id']}/pull", {}, content_type="application/json",
+    again = Client().post(f"/api/v1/qc/stability-pulls/{due[0]['id']}/pull", {}, content_type="application/json",
                           headers=headers)
     assert again.status_code == 409
-    detail = Client().get(f"/api/v1/stability-studies/{study.number}", headers=headers).json()
+    detail = Client().get(f"/api/v1/qc/stability-studies/{study.number}", headers=headers).json()
     assert detail["pulls"][0]["sample"] == response.json()["sample"]
-    assert Client().post("/api/v1/stability-pulls/99999999999999/pull", {}, content_type="application/json",
+    assert Client().post("/api/v1/qc/stability-pulls/99999999999999/pull", {}, content_type="application/json",
                          headers=headers).status_code == 404
 
 
 def test_api_create_uses_ich_q5c_points_by_default(lab, sponsor_a):
     spec = stability_spec(lab["reviewer"], sponsor_a)
-    response = Client().post("/api/v1/stability-studies", {
+    response = Client().post("/api/v1/qc/stability-studies", {
         "title": "Real-time", "specification": spec.number, "subject_ref": "B-9", "conditions": ["5 °C"],
         "start_date": "2026-03-02", "shelf_life_months": 24}, content_type="application/json",
         headers=bearer(lab["reviewer"]))
     assert response.status_code == 201, response.content
     assert response.json()["time_points"] == [0, 3, 6, 9, 12, 18, 24] and response.json()["status"] == "draft"
-    bad = Client().post("/api/v1/stability-studies", {
+    bad = Client().post("/api/v1/qc/stability-studies", {
         "title": "Real-time", "specification": spec.number, "subject_ref": "B-9", "conditions": ["5 °C"],
         "start_date": "2026-03-02", "time_points": [0, 6, 3]}, content_type="application/json",
         headers=bearer(lab["reviewer"]))
@@ -280,12 +280,12 @@ def test_another_sponsors_user_gets_404_and_sees_no_pulls(records_a, records_b, 
     assert number not in client.get(reverse("qc:stability_studies")).content.decode()
     assert number not in client.get(reverse("qc:stability_pulls_due") + "?until=2030-01-01").content.decode()
     headers = bearer(other)
-    assert Client().get(f"/api/v1/stability-studies/{number}", headers=headers).status_code == 404
-    assert Client().post(f"/api/v1/stability-pulls/{pull.pk}/pull", {}, content_type="application/json",
+    assert Client().get(f"/api/v1/qc/stability-studies/{number}", headers=headers).status_code == 404
+    assert Client().post(f"/api/v1/qc/stability-pulls/{pull.pk}/pull", {}, content_type="application/json",
                          headers=headers).status_code == 404
-    assert Client().get("/api/v1/stability-pulls/due?until=2030-01-01", headers=headers).json() == []
-    assert Client().get("/api/v1/stability-studies", headers=headers).json()["count"] == 0
-    response = Client().post("/api/v1/stability-studies", {
+    assert Client().get("/api/v1/qc/stability-pulls/due?until=2030-01-01", headers=headers).json() == []
+    assert Client().get("/api/v1/qc/stability-studies", headers=headers).json()["count"] == 0
+    response = Client().post("/api/v1/qc/stability-studies", {
         "title": "x", "specification": _spec(records_a).number, "subject_ref": "B-1", "conditions": ["5 °C"],
         "start_date": "2026-03-02"}, content_type="application/json", headers=headers)
     assert response.status_code == 422 and _spec(records_a).number in response.json()["detail"]

@@ -721,14 +721,14 @@ class StabilityDueFilter(_StabilitySchema):
     sponsor: str = _StabilityField("", max_length=64)
 
 
-@router.get("/stability-studies", response=list[StabilityStudyOut], summary="Stability studies of your sponsors")
+@router.get("/qc/stability-studies", response=list[StabilityStudyOut], summary="Stability studies of your sponsors")
 @_stability_paginate(_StabilityPagination)
 def stability_studies(request, filters: _StabilityQuery[StabilityStudyFilter]):
     return _stability_selectors.studies_for(request.user, status=filters.status, sponsor=filters.sponsor,
                                             product=filters.product, text=filters.q, sort=filters.sort)
 
 
-@router.post("/stability-studies", response={201: StabilityStudyDetailOut},
+@router.post("/qc/stability-studies", response={201: StabilityStudyDetailOut},
              summary="Create a stability protocol in draft (QA approval schedules its pulls)")
 def create_stability_study(request, payload: StabilityStudyIn):
     user = request.user
@@ -749,13 +749,13 @@ def create_stability_study(request, payload: StabilityStudyIn):
         window_days=payload.window_days))
 
 
-@router.get("/stability-studies/{number}", response=StabilityStudyDetailOut,
+@router.get("/qc/stability-studies/{number}", response=StabilityStudyDetailOut,
             summary="A stability study and its pull schedule")
 def stability_study(request, number: str):
     return _stability_selectors.study(request.user, number)
 
 
-@router.get("/stability-pulls/due", response=list[StabilityPullOut],
+@router.get("/qc/stability-pulls/due", response=list[StabilityPullOut],
             summary="Pulls not yet taken due by a date (overdue flagged): by default to the end of next month")
 def stability_pulls_due(request, filters: _StabilityQuery[StabilityDueFilter]):
     until = filters.until or _stability_domain.end_of_next_month(_stability_clock.site_today())
@@ -763,7 +763,7 @@ def stability_pulls_due(request, filters: _StabilityQuery[StabilityDueFilter]):
             _stability_selectors.pulls_due(request.user, until=until, sponsor=filters.sponsor)]
 
 
-@router.post("/stability-pulls/{pull_id}/pull", response={201: StabilityPullOut},
+@router.post("/qc/stability-pulls/{pull_id}/pull", response={201: StabilityPullOut},
              summary="Pull a time point: its sample is registered in the laboratory")
 def stability_pull(request, pull_id: int, payload: StabilityPullIn):
     user = request.user

@@ -7,14 +7,14 @@ app_name = "qc"
 urlpatterns = [
     # ===== methods and specifications =====
     path("methods/", views.method_list, name="methods"),
-    path("methods/new", views.method_new, name="method_new"),
-    path("methods/<str:code>", views.method_detail, name="method"),
-    path("methods/<str:code>/edit", views.method_edit, name="method_edit"),
+    path("methods/new/", views.method_new, name="method_new"),
+    path("methods/<str:code>/", views.method_detail, name="method"),
+    path("methods/<str:code>/edit/", views.method_edit, name="method_edit"),
     path("specifications/", views.specification_list, name="specifications"),
-    path("specifications/new", views.specification_new, name="specification_new"),
-    path("specifications/<str:number>", views.specification_detail, name="specification"),
-    path("specifications/<str:number>/edit", views.specification_edit, name="specification_edit"),
-    path("specifications/<str:number>/revise", views.specification_revise, name="specification_revise"),
+    path("specifications/new/", views.specification_new, name="specification_new"),
+    path("specifications/<str:number>/", views.specification_detail, name="specification"),
+    path("specifications/<str:number>/edit/", views.specification_edit, name="specification_edit"),
+    path("specifications/<str:number>/revise/", views.specification_revise, name="specification_revise"),
     # ===== end methods and specifications =====
     # ===== samples and results =====
     path("worklist/", views.worklist, name="worklist"),
@@ -39,9 +39,9 @@ urlpatterns = [
     # ===== end OOS investigations =====
     # ===== stability =====
     path("stability/", views.stability_studies, name="stability_studies"),
-    path("stability/new", views.stability_study_new, name="stability_study_new"),
-    path("stability/pulls-due", views.stability_pulls_due, name="stability_pulls_due"),
-    path("stability/pulls/<int:pk>/pull", views.stability_pull, name="stability_pull"),
-    path("stability/<str:number>", views.stability_study, name="stability_study"),
+    path("stability/new/", views.stability_study_new, name="stability_study_new"),
+    path("stability/pulls-due/", views.stability_pulls_due, name="stability_pulls_due"),
+    path("stability/pulls/<int:pk>/pull/", views.stability_pull, name="stability_pull"),
+    path("stability/<str:number>/", views.stability_study, name="stability_study"),
     # ===== end stability =====
 ]
