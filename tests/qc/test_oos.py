@@ -412,3 +412,31 @@ def test_the_shared_fixture_builder_makes_an_investigation_per_sponsor(qa_author
     second = investigation_for_sponsor(qa_author, sponsor_b, "Beta")
     assert OosInvestigation.objects.get(number=first).sponsor == sponsor_a
     assert OosInvestigation.objects.get(number=second).sponsor == sponsor_b
+
+
+# --- The result's own invalidation and the retest's sample -----------------------------------------
+
+def test_a_result_under_investigation_cannot_be_invalidated_by_a_plain_request(people, failing):
+    """Only the investigation invalidates a failing result (documented laboratory error, QA)."""
+    with pytest.raises(RuleViolation, match=f"under OOS investigation {failing.investigation.number}"):
+        services.transition_result(people["analyst"], failing, "request_invalidation", reason="looked wrong")
+    failing.refresh_from_db()
+    assert failing.status == "entered"
+
+
+def test_after_a_phase_one_invalidation_a_new_result_is_the_ordered_retest(people, failing, fake_clock):
+    _phase_one_error(people, failing)
+    fake_clock.advance(hours=1)
+    with pytest.raises(RuleViolation, match="enter the retest it ordered"):
+        enter(people["analyst"], failing.sample, "75.0")
+    retest = enter(people["analyst"], failing.sample, "75.0", retest_of=failing)
+    assert retest.retest_of == failing
+
+
+def test_a_retest_is_made_on_the_original_sample(people, failing, sponsor_a, fake_clock):
+    _phase_one_error(people, failing)
+    other = received_sample(people["analyst"], sponsor_a, batch=failing.sample.subject_ref)
+    fake_clock.advance(hours=1)
+    with pytest.raises(RuleViolation, match=f"original sample {failing.sample.number}"):
+        enter(people["analyst"], other, "75.0", retest_of=failing)
+    assert not _retests(failing)

@@ -1,3 +1,5 @@
+
+
 from django.apps import AppConfig
 
 

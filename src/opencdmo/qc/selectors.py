@@ -1,9 +1,26 @@
 """The QC laboratory's reads, always scoped to the sponsors the user may see."""
 
+import datetime as dt
 from dataclasses import dataclass, field
 
-from .domain import criteria
-from .models import Specification, SpecificationTest, TestResult
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Subquery, When
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+
+from opencdmo.core import charts, clock
+from opencdmo.core.access import require_to_see
+from opencdmo.core.errors import NotFound
+from opencdmo.core.scoping import get_scoped, scoped
+from opencdmo.core.tasks import Task
+from opencdmo.documents import selectors as documents_selectors
+from opencdmo.facilities import selectors as facilities_selectors
+from opencdmo.facilities.models import Equipment
+
+from . import models, workflows
+from .domain import criteria, oos, stability
+from .models import Sample, Specification, SpecificationTest, TestResult
+from .workflows import SPECIFICATION_STATES, specification_workflow
 
 # ===== shared: what a disposition reads =====
 
@@ -81,15 +98,8 @@ def subject_tests(specification: Specification, subject_type: str, subject_ref: 
 # ===== end shared =====
 
 # ===== methods and specifications =====
-from django.db.models import Q as _SpecQ  # noqa: E402
 
-from opencdmo.core.errors import NotFound as _SpecNotFound  # noqa: E402
-from opencdmo.core.scoping import get_scoped as _spec_get_scoped  # noqa: E402
-from opencdmo.core.scoping import scoped as _spec_scoped  # noqa: E402
-from opencdmo.documents import selectors as _spec_document_selectors  # noqa: E402
 
-from . import models as _spec_models  # noqa: E402
-from .workflows import SPECIFICATION_STATES, specification_workflow  # noqa: E402
 
 ROUNDING_TEXT = {
     "half_up": "Rounded half up to the reported decimals before comparison (0.05 → 0.1)",
@@ -120,9 +130,9 @@ def _spec_sorted(queryset, sort: str, order: dict, default: str):
 
 def methods_for(user, *, text: str = "", result_kind: str = "", active: str = "", sort: str = ""):
     """The laboratory's test methods (CDMO master data, the same for every sponsor), filtered and sorted."""
-    queryset = _spec_scoped(_spec_models.TestMethod, user).select_related("sop")
+    queryset = scoped(models.TestMethod, user).select_related("sop")
     if text.strip():
-        queryset = queryset.filter(_SpecQ(code__icontains=text.strip()) | _SpecQ(name__icontains=text.strip()))
+        queryset = queryset.filter(Q(code__icontains=text.strip()) | Q(name__icontains=text.strip()))
     if result_kind:
         queryset = queryset.filter(result_kind=result_kind)
     if active in ("yes", "no"):
@@ -131,23 +141,23 @@ def methods_for(user, *, text: str = "", result_kind: str = "", active: str = ""
 
 
 def active_methods():
-    return _spec_models.TestMethod.objects.filter(is_active=True).order_by("code")
+    return models.TestMethod.objects.filter(is_active=True).order_by("code")
 
 
-def method(user, code: str) -> _spec_models.TestMethod:
-    found = _spec_scoped(_spec_models.TestMethod, user).select_related("sop").filter(
+def method(user, code: str) -> models.TestMethod:
+    found = scoped(models.TestMethod, user).select_related("sop").filter(
         code__iexact=str(code).strip()).first()
     if found is None:
-        raise _SpecNotFound(f"No test method has the code {str(code)[:32]}.")
+        raise NotFound(f"No test method has the code {str(code)[:32]}.")
     return found
 
 
-def sop_state(method_: _spec_models.TestMethod) -> dict:
+def sop_state(method_: models.TestMethod) -> dict:
     """The method's SOP and whether a version of it is effective now (a result needs it effective)."""
     if method_.sop is None:
         return {"document": None, "version": None, "effective": False,
                 "text": "No SOP linked: link the SOP the analyst follows."}
-    version = _spec_document_selectors.effective_version(method_.sop)
+    version = documents_selectors.effective_version(method_.sop)
     if version is None:
         return {"document": method_.sop, "version": None, "effective": False,
                 "text": f"{method_.sop.number} has no effective version."}
@@ -155,16 +165,16 @@ def sop_state(method_: _spec_models.TestMethod) -> dict:
             "text": f"{method_.sop.number} effective ({version.number})"}
 
 
-def specifications_using(user, method_: _spec_models.TestMethod):
+def specifications_using(user, method_: models.TestMethod):
     """Specifications (of this user's sponsors) that judge results by the method."""
-    return (_spec_scoped(_spec_models.Specification, user).filter(tests__method=method_).distinct()
+    return (scoped(models.Specification, user).filter(tests__method=method_).distinct()
             .select_related("product", "material", "sponsor").order_by("code", "-revision"))
 
 
 def specifications_for(user, *, stage: str = "", status: str = "", text: str = "", sponsor: str = "",
                        sort: str = ""):
     """Specifications of the sponsors this user may see (and the CDMO's own, for its staff)."""
-    queryset = _spec_scoped(_spec_models.Specification, user).select_related("product", "material", "sponsor")
+    queryset = scoped(models.Specification, user).select_related("product", "material", "sponsor")
     if stage:
         queryset = queryset.filter(stage=stage)
     if status:
@@ -173,30 +183,30 @@ def specifications_for(user, *, stage: str = "", status: str = "", text: str = "
         queryset = queryset.filter(sponsor__code__iexact=sponsor.strip())
     if text.strip():
         text = text.strip()
-        queryset = queryset.filter(_SpecQ(number__icontains=text) | _SpecQ(code__icontains=text)
-                                   | _SpecQ(title__icontains=text) | _SpecQ(product__code__icontains=text)
-                                   | _SpecQ(material__code__icontains=text))
+        queryset = queryset.filter(Q(number__icontains=text) | Q(code__icontains=text)
+                                   | Q(title__icontains=text) | Q(product__code__icontains=text)
+                                   | Q(material__code__icontains=text))
     return _spec_sorted(queryset, sort, SPEC_ORDER, "code")[0]
 
 
-def specification(user, number: str) -> _spec_models.Specification:
-    return _spec_get_scoped(
-        _spec_models.Specification.objects.select_related("product", "material", "sponsor", "created_by",
+def specification(user, number: str) -> models.Specification:
+    return get_scoped(
+        models.Specification.objects.select_related("product", "material", "sponsor", "created_by",
                                                           "change_control", "supersedes"),
         user, number=str(number).strip())
 
 
 def revisions_of(user, code: str):
     """Every revision of a specification code, newest first."""
-    return (_spec_scoped(_spec_models.Specification, user).filter(code=code)
+    return (scoped(models.Specification, user).filter(code=code)
             .select_related("change_control", "created_by").order_by("-revision"))
 
 
-def draft_revision(spec: _spec_models.Specification):
-    return _spec_models.Specification.objects.filter(code=spec.code, status="draft").first()
+def draft_revision(spec: models.Specification):
+    return models.Specification.objects.filter(code=spec.code, status="draft").first()
 
 
-def specification_criteria(spec: _spec_models.Specification) -> list:
+def specification_criteria(spec: models.Specification) -> list:
     """The criteria in order, each with `limit` as pages and certificates print it."""
     tests = list(spec.tests.select_related("method", "specification").order_by("position"))
     for test in tests:
@@ -218,13 +228,11 @@ SPEC_TASKS_PER_KIND = 50
 
 def specification_tasks(user) -> list:
     """My tasks: draft specifications to approve (not my own: segregation of duties)."""
-    from django.urls import reverse  # noqa: PLC0415
 
-    from opencdmo.core.tasks import Task  # noqa: PLC0415
 
     if not user.has_permission("qc.approve_specifications"):
         return []
-    drafts = (_spec_scoped(_spec_models.Specification, user).filter(status="draft").exclude(created_by=user)
+    drafts = (scoped(models.Specification, user).filter(status="draft").exclude(created_by=user)
               .order_by("created_at")[:SPEC_TASKS_PER_KIND])
     return [Task(title="Approve the specification", record=f"{s.number} {s.code} rev. {s.revision}",
                  url=reverse("qc:specification", args=[s.number]), status=s.status,
@@ -232,42 +240,27 @@ def specification_tasks(user) -> list:
 # ===== end methods and specifications =====
 
 # ===== samples and results =====
-from django.db.models import Count as _Count  # noqa: E402
-from django.db.models import F as _F  # noqa: E402
-from django.db.models import IntegerField as _IntegerField  # noqa: E402
-from django.db.models import OuterRef as _OuterRef  # noqa: E402
-from django.db.models import Q as _Q  # noqa: E402
-from django.db.models import Subquery as _Subquery  # noqa: E402
-from django.db.models.functions import Coalesce as _Coalesce  # noqa: E402
-from django.urls import reverse as _reverse  # noqa: E402
 
-from opencdmo.core import clock as _clock  # noqa: E402
-from opencdmo.core.scoping import get_scoped as _get_scoped  # noqa: E402
-from opencdmo.core.scoping import scoped as _scoped  # noqa: E402
-from opencdmo.core.tasks import Task as _Task  # noqa: E402
 
-from . import workflows as _workflows  # noqa: E402
-from .models import Sample as _Sample  # noqa: E402
 
 IN_LAB = ("received", "in_testing")  # samples on the bench: received and not complete
 
 
 def _ordered_count():
-    through = _Sample.tests.through
-    return _Coalesce(_Subquery(through.objects.filter(sample_id=_OuterRef("pk")).order_by()
-                               .values("sample_id").annotate(n=_Count("pk")).values("n")[:1],
-                               output_field=_IntegerField()), 0)
+    through = Sample.tests.through
+    return Coalesce(Subquery(through.objects.filter(sample_id=OuterRef("pk")).order_by()
+                               .values("sample_id").annotate(n=Count("pk")).values("n")[:1],
+                               output_field=IntegerField()), 0)
 
 
 def _done_count():
-    through = _Sample.tests.through
-    valid = TestResult.objects.filter(sample_id=_OuterRef("sample_id"), test_id=_OuterRef("specificationtest_id")
+    through = Sample.tests.through
+    valid = TestResult.objects.filter(sample_id=OuterRef("sample_id"), test_id=OuterRef("specificationtest_id")
                                       ).exclude(status="invalidated")
-    from django.db.models import Exists  # noqa: PLC0415
 
-    return _Coalesce(_Subquery(through.objects.filter(sample_id=_OuterRef("pk")).filter(Exists(valid)).order_by()
-                               .values("sample_id").annotate(n=_Count("pk")).values("n")[:1],
-                               output_field=_IntegerField()), 0)
+    return Coalesce(Subquery(through.objects.filter(sample_id=OuterRef("pk")).filter(Exists(valid)).order_by()
+                               .values("sample_id").annotate(n=Count("pk")).values("n")[:1],
+                               output_field=IntegerField()), 0)
 
 
 def _sample_filters(queryset, *, sponsor: str = "", text: str = "", status: str = ""):
@@ -277,14 +270,14 @@ def _sample_filters(queryset, *, sponsor: str = "", text: str = "", status: str 
         queryset = queryset.filter(status=status)
     text = (text or "").strip()[:100]
     if text:
-        queryset = queryset.filter(_Q(number__icontains=text) | _Q(subject_ref__icontains=text)
-                                   | _Q(subject_label__icontains=text) | _Q(description__icontains=text))
+        queryset = queryset.filter(Q(number__icontains=text) | Q(subject_ref__icontains=text)
+                                   | Q(subject_label__icontains=text) | Q(description__icontains=text))
     return queryset
 
 
 def samples_for(user, *, sponsor: str = "", text: str = "", status: str = "", subject_type: str = "",
                 subject_ref: str = ""):
-    queryset = _scoped(_Sample.objects.select_related("sponsor", "product", "specification"), user)
+    queryset = scoped(Sample.objects.select_related("sponsor", "product", "specification"), user)
     if subject_type:
         queryset = queryset.filter(subject_type=subject_type)
     if subject_ref:
@@ -297,29 +290,29 @@ def worklist(user, *, kind: str = "due", sponsor: str = "", text: str = ""):
     how many ordered criteria are left (counted in SQL); "review": results awaiting review, the
     user's own left out. Paginate the queryset (50 a page) and call `worklist_details` on a page."""
     if kind == "review":
-        results = _scoped(TestResult.objects.select_related("sample__sponsor", "test__method", "analyst",
+        results = scoped(TestResult.objects.select_related("sample__sponsor", "test__method", "analyst",
                                                             "instrument"), user).filter(status="entered")
         results = results.exclude(analyst=user)
         if sponsor:
             results = results.filter(sample__sponsor__code=sponsor)
         text = (text or "").strip()[:100]
         if text:
-            results = results.filter(_Q(number__icontains=text) | _Q(sample__number__icontains=text)
-                                     | _Q(sample__subject_ref__icontains=text) | _Q(test__attribute__icontains=text))
+            results = results.filter(Q(number__icontains=text) | Q(sample__number__icontains=text)
+                                     | Q(sample__subject_ref__icontains=text) | Q(test__attribute__icontains=text))
         return results.order_by("entered_at", "id")
-    samples = _scoped(_Sample.objects.select_related("sponsor", "product", "specification"), user).filter(
+    samples = scoped(Sample.objects.select_related("sponsor", "product", "specification"), user).filter(
         status__in=IN_LAB, retained=False)
     samples = _sample_filters(samples, sponsor=sponsor, text=text)
     return (samples.annotate(ordered_count=_ordered_count(), done_count=_done_count())
-            .order_by(_F("due_at").asc(nulls_last=True), "id"))
+            .order_by(F("due_at").asc(nulls_last=True), "id"))
 
 
 def worklist_details(samples) -> list:
     """For one page of the due worklist: what is left to test on each sample and whether it is overdue."""
     rows = list(samples)
-    now = _clock.now()
+    now = clock.now()
     ids = [s.pk for s in rows]
-    through = _Sample.tests.through
+    through = Sample.tests.through
     ordered: dict[int, list] = {}
     for link in through.objects.filter(sample_id__in=ids).select_related("specificationtest").order_by(
             "specificationtest__position"):
@@ -329,12 +322,12 @@ def worklist_details(samples) -> list:
     for sample in rows:
         sample.left = [t for t in ordered.get(sample.pk, []) if (sample.pk, t.pk) not in done]
         sample.overdue = sample.due_at is not None and sample.due_at < now
-        sample.status_label = _workflows.sample_workflow.label(sample.status)
+        sample.status_label = workflows.sample_workflow.label(sample.status)
     return rows
 
 
-def sample(user, number: str) -> "_Sample":
-    return _get_scoped(_Sample.objects.select_related(
+def sample(user, number: str) -> "Sample":
+    return get_scoped(Sample.objects.select_related(
         "sponsor", "product", "specification", "parent", "taken_by", "received_by", "created_by"), user,
         number=number)
 
@@ -347,7 +340,7 @@ def results_of(sample_) -> list:
 
 
 def result(user, number: str) -> "TestResult":
-    return _get_scoped(TestResult.objects.select_related(
+    return get_scoped(TestResult.objects.select_related(
         "sample__sponsor", "sample__product", "test__method", "test__specification", "analyst", "reviewed_by",
         "instrument", "invalidated_by", "retest_of"), user, number=number)
 
@@ -380,8 +373,6 @@ def usable_instruments(method) -> list:
     kinds = list(method.instrument_kinds or [])
     if not kinds:
         return []
-    from opencdmo.facilities import selectors as facilities_selectors  # noqa: PLC0415
-    from opencdmo.facilities.models import Equipment  # noqa: PLC0415
 
     candidates = Equipment.objects.filter(kind__in=kinds).exclude(status__in=("retired", "commissioning"))
     return [e for e in candidates.order_by("number") if facilities_selectors.equipment_usability(e).usable]
@@ -391,40 +382,30 @@ def qc_sample_tasks(user) -> list:
     """My tasks: samples to receive or test, results to review, invalidations to approve."""
     found = []
     if user.has_permission("qc.enter_results") or user.has_permission("qc.handle_samples"):
-        waiting = _scoped(_Sample.objects.all(), user).filter(status__in=("registered", *IN_LAB),
+        waiting = scoped(Sample.objects.all(), user).filter(status__in=("registered", *IN_LAB),
                                                                retained=False).order_by(
-            _F("due_at").asc(nulls_last=True), "id")[:50]
-        found += [_Task("Receive the sample" if s.status == "registered" else "Test the sample", s.number,
-                        _reverse("qc:sample", args=[s.number]), s.status,
-                        _workflows.sample_workflow.label(s.status),
+            F("due_at").asc(nulls_last=True), "id")[:50]
+        found += [Task("Receive the sample" if s.status == "registered" else "Test the sample", s.number,
+                        reverse("qc:sample", args=[s.number]), s.status,
+                        workflows.sample_workflow.label(s.status),
                         f"{s.subject_ref}: {s.description}" + (f", due {s.due_at:%Y-%m-%d}" if s.due_at else ""))
                   for s in waiting]
     if user.has_permission("qc.review_results"):
-        to_review = _scoped(TestResult.objects.select_related("sample", "test"), user).filter(
+        to_review = scoped(TestResult.objects.select_related("sample", "test"), user).filter(
             status="entered").exclude(analyst=user).order_by("entered_at", "id")[:50]
-        found += [_Task("Review the result", r.number, _reverse("qc:result", args=[r.number]), r.status,
+        found += [Task("Review the result", r.number, reverse("qc:result", args=[r.number]), r.status,
                         "Awaiting review", f"{r.sample.number} {r.test.attribute}: {r.reported}") for r in to_review]
     if user.has_permission("qc.approve_invalidation"):
-        asked = _scoped(TestResult.objects.select_related("sample", "test"), user).filter(
+        asked = scoped(TestResult.objects.select_related("sample", "test"), user).filter(
             status="invalidation_requested").order_by("modified_at", "id")[:50]
-        found += [_Task("Approve or decline the invalidation", r.number, _reverse("qc:result", args=[r.number]),
+        found += [Task("Approve or decline the invalidation", r.number, reverse("qc:result", args=[r.number]),
                         r.status, "Invalidation requested", r.invalidation_reason[:120]) for r in asked]
     return found
 # ===== end samples and results =====
 
 # ===== OOS investigations =====
-from django.db.models import Case as _OosCase  # noqa: E402
-from django.db.models import Q as _OosQ  # noqa: E402
-from django.db.models import When as _OosWhen  # noqa: E402
-from django.urls import reverse as _oos_reverse  # noqa: E402
 
-from opencdmo.core.access import require_to_see as _oos_require_to_see  # noqa: E402
-from opencdmo.core.scoping import get_scoped as _oos_get_scoped  # noqa: E402
-from opencdmo.core.scoping import scoped as _oos_scoped  # noqa: E402
-from opencdmo.core.tasks import Task as _OosTask  # noqa: E402
 
-from . import models as _oos_models  # noqa: E402
-from .domain import oos as _oos_domain  # noqa: E402
 
 OOS_OPEN_STATES = ("phase_1", "phase_2")
 
@@ -440,7 +421,7 @@ OOS_TASKS_PER_KIND = 50
 
 
 def _oos_queryset():
-    return _oos_models.OosInvestigation.objects.select_related(
+    return models.OosInvestigation.objects.select_related(
         "result", "result__sample", "result__test", "result__test__method", "result__analyst", "sponsor",
         "opened_by", "deviation")
 
@@ -453,8 +434,8 @@ OOS_COLUMNS = [("Investigation", "number"), ("Result", "attribute"), ("Sample an
 def investigations_for(user, *, status: str = "", sponsor: str = "", text: str = "", sort: str = ""):
     """The OOS investigations the user may see: open ones first, then closed ones, newest first. `status` is a state or "open"; `text` matches numbers, the attribute, the
     sample and what it tests."""
-    _oos_require_to_see(user, "qc.view")
-    found = _oos_scoped(_oos_queryset(), user)
+    require_to_see(user, "qc.view")
+    found = scoped(_oos_queryset(), user)
     if status == "open":
         found = found.filter(status__in=OOS_OPEN_STATES)
     elif status:
@@ -462,22 +443,22 @@ def investigations_for(user, *, status: str = "", sponsor: str = "", text: str =
     if sponsor:
         found = found.filter(sponsor__code=sponsor)
     if text := text.strip()[:100]:
-        found = found.filter(_OosQ(number__icontains=text)
-                             | _OosQ(result__sample__number__icontains=text)
-                             | _OosQ(result__sample__subject_ref__icontains=text)
-                             | _OosQ(result__sample__subject_label__icontains=text)
-                             | _OosQ(result__test__attribute__icontains=text))
+        found = found.filter(Q(number__icontains=text)
+                             | Q(result__sample__number__icontains=text)
+                             | Q(result__sample__subject_ref__icontains=text)
+                             | Q(result__sample__subject_label__icontains=text)
+                             | Q(result__test__attribute__icontains=text))
     key = sort.lstrip("-")
     if key in OOS_SORTS:
         return found.order_by(f"{'-' if sort.startswith('-') else ''}{OOS_SORTS[key]}", "-id")
-    still_open = _OosCase(_OosWhen(status__in=OOS_OPEN_STATES, then=0), default=1)
+    still_open = Case(When(status__in=OOS_OPEN_STATES, then=0), default=1)
     return found.annotate(still_open=still_open).order_by("still_open", "-opened_at", "-id")
 
 
 def investigation(user, number: str):
     """One investigation by its number (NotFound outside the user's sponsors)."""
-    _oos_require_to_see(user, "qc.view")
-    return _oos_get_scoped(_oos_queryset(), user, number=number)
+    require_to_see(user, "qc.view")
+    return get_scoped(_oos_queryset(), user, number=number)
 
 
 @dataclass
@@ -542,7 +523,7 @@ def investigation_timeline(investigation) -> list[OosTimelineEvent]:
     if investigation.deviation_id:
         events.append(OosTimelineEvent(
             investigation.deviation.created_at, "Deviation raised", investigation.deviation.title,
-            investigation.deviation.number, _oos_reverse("quality:deviation", args=[investigation.deviation.number])))
+            investigation.deviation.number, reverse("quality:deviation", args=[investigation.deviation.number])))
     for entry in investigation_results(investigation)[1:]:
         r = entry.result
         events.append(OosTimelineEvent(
@@ -559,14 +540,14 @@ def checklist_rows(investigation) -> list[dict]:
     """The Phase I checklist with each item's label, answer and note, in checklist order."""
     answers = {e.get("item"): e for e in investigation.checklist or []}
     return [{"item": item.key, "label": item.label, "answer": answers.get(item.key, {}).get("answer", ""),
-             "note": answers.get(item.key, {}).get("note", "")} for item in _oos_domain.PHASE_ONE_CHECKLIST]
+             "note": answers.get(item.key, {}).get("note", "")} for item in oos.PHASE_ONE_CHECKLIST]
 
 
-def _oos_task(inv, title: str, detail: str) -> _OosTask:
+def _oos_task(inv, title: str, detail: str) -> Task:
     from .workflows import oos_workflow  # noqa: PLC0415
 
-    return _OosTask(title, f"{inv.number} {inv.result.test.attribute}",
-                    _oos_reverse("qc:investigation", args=[inv.number]), inv.status,
+    return Task(title, f"{inv.number} {inv.result.test.attribute}",
+                    reverse("qc:investigation", args=[inv.number]), inv.status,
                     oos_workflow.label(inv.status), detail)
 
 
@@ -576,19 +557,19 @@ def oos_tasks(user) -> list:
     if not user.has_permission("qc.view"):
         return []
     tasks = []
-    mine = _oos_scoped(_oos_queryset(), user).order_by("opened_at", "id")
+    mine = scoped(_oos_queryset(), user).order_by("opened_at", "id")
     if user.has_permission("qc.investigate_oos"):
         phase_one = [i for i in mine.filter(status="phase_1")[:OOS_TASKS_PER_KIND * 2]
-                     if not i.assignable_cause.strip() or _oos_domain.unanswered(i.checklist)]
+                     if not i.assignable_cause.strip() or oos.unanswered(i.checklist)]
         tasks += [_oos_task(i, "Investigate OOS (Phase I)", f"{result_ref(i.result)} on {i.result.sample.subject_label}")
                   for i in phase_one[:OOS_TASKS_PER_KIND]]
         tasks += [_oos_task(i, "Complete the Phase II investigation", f"{i.result.sample.subject_label}")
                   for i in mine.filter(status="phase_2").filter(
-                      _OosQ(production_review="") | _OosQ(batch_impact=""))[:OOS_TASKS_PER_KIND]]
+                      Q(production_review="") | Q(batch_impact=""))[:OOS_TASKS_PER_KIND]]
     if user.has_permission("qc.approve_invalidation"):
         waiting = mine.filter(status="phase_1").exclude(assignable_cause="").exclude(result__analyst=user)
         tasks += [_oos_task(i, "Approve invalidation (laboratory error)", i.assignable_cause[:120])
-                  for i in waiting[:OOS_TASKS_PER_KIND] if not _oos_domain.unanswered(i.checklist)]
+                  for i in waiting[:OOS_TASKS_PER_KIND] if not oos.unanswered(i.checklist)]
     if user.has_permission("qc.close_oos"):
         ready = (mine.filter(status="phase_2").exclude(production_review="").exclude(batch_impact="")
                  .exclude(result__analyst=user))
@@ -598,19 +579,9 @@ def oos_tasks(user) -> list:
 # ===== end OOS investigations =====
 
 # ===== stability =====
-import datetime as _stability_dt  # noqa: E402
 
-from django.db.models import Q as _StabilityQ  # noqa: E402
-from django.urls import reverse as _stability_reverse  # noqa: E402
 
-from opencdmo.core import clock as _stability_clock  # noqa: E402
-from opencdmo.core.access import require_to_see as _stability_require_to_see  # noqa: E402
-from opencdmo.core.scoping import get_scoped as _stability_get_scoped  # noqa: E402
-from opencdmo.core.scoping import scoped as _stability_scoped  # noqa: E402
-from opencdmo.core.tasks import Task as _StabilityTask  # noqa: E402
 
-from . import models as _stability_models  # noqa: E402
-from .domain import stability as _stability_domain  # noqa: E402
 
 STABILITY_SORTS = {"number": "number", "title": "title", "sponsor": "sponsor__code", "product": "product__code",
                    "subject": "subject_ref", "start": "start_date", "status": "status"}
@@ -621,8 +592,8 @@ PULL_STATES = {"overdue": "Overdue: window closed", "due": "Due: window open", "
 def studies_for(user, *, status: str = "", sponsor: str = "", product: str = "", text: str = "",
                 sort: str = "-number"):
     """The stability studies of the user's sponsors, filtered and sorted."""
-    _stability_require_to_see(user, "qc.view")
-    queryset = _stability_scoped(_stability_models.StabilityStudy.objects.select_related(
+    require_to_see(user, "qc.view")
+    queryset = scoped(models.StabilityStudy.objects.select_related(
         "sponsor", "product", "specification"), user)
     if status:
         queryset = queryset.filter(status=status)
@@ -631,29 +602,29 @@ def studies_for(user, *, status: str = "", sponsor: str = "", product: str = "",
     if product:
         queryset = queryset.filter(product__code=product)
     if text := text.strip():
-        queryset = queryset.filter(_StabilityQ(number__icontains=text) | _StabilityQ(title__icontains=text)
-                                   | _StabilityQ(subject_ref__icontains=text))
+        queryset = queryset.filter(Q(number__icontains=text) | Q(title__icontains=text)
+                                   | Q(subject_ref__icontains=text))
     field = STABILITY_SORTS.get(sort.lstrip("-"), "number")
     return queryset.order_by(f"-{field}" if sort.startswith("-") else field, "-id")
 
 
-def study(user, number: str) -> _stability_models.StabilityStudy:
-    _stability_require_to_see(user, "qc.view")
-    return _stability_get_scoped(_stability_models.StabilityStudy.objects.select_related(
+def study(user, number: str) -> models.StabilityStudy:
+    require_to_see(user, "qc.view")
+    return get_scoped(models.StabilityStudy.objects.select_related(
         "sponsor", "product", "specification", "created_by"), user, number=str(number).strip())
 
 
-def stability_pull(user, pk) -> _stability_models.StabilityPull:
-    _stability_require_to_see(user, "qc.view")
+def stability_pull(user, pk) -> models.StabilityPull:
+    require_to_see(user, "qc.view")
     if not isinstance(pk, int) or not 0 < pk < 2**31:
         pk = None  # beyond any row the database holds: not found, never an overflow
-    return _stability_get_scoped(_stability_models.StabilityPull.objects.select_related("study"), user, pk=pk)
+    return get_scoped(models.StabilityPull.objects.select_related("study"), user, pk=pk)
 
 
 def stability_specifications(user):
     """Approved stability specifications the user may choose for a new study."""
-    return (_stability_scoped(_stability_models.Specification, user)
-            .filter(status="approved", stage=_stability_models.Stage.STABILITY, product__isnull=False)
+    return (scoped(models.Specification, user)
+            .filter(status="approved", stage=models.Stage.STABILITY, product__isnull=False)
             .select_related("product").order_by("code"))
 
 
@@ -661,9 +632,9 @@ def stability_specifications(user):
 class PullRow:
     """One pull with its window and where it stands today."""
 
-    pull: _stability_models.StabilityPull
-    opens: _stability_dt.date
-    closes: _stability_dt.date
+    pull: models.StabilityPull
+    opens: dt.date
+    closes: dt.date
     state: str
 
     @property
@@ -684,35 +655,34 @@ class PullRow:
         return self.state in ("due", "overdue")
 
 
-def pull_row(pull, today: _stability_dt.date) -> PullRow:
-    opens, closes = _stability_domain.window(pull.due_date, pull.study.window_days)
+def pull_row(pull, today: dt.date) -> PullRow:
+    opens, closes = stability.window(pull.due_date, pull.study.window_days)
     if pull.pulled_at is not None:
         pulled = _local_date(pull.pulled_at)
-        state = "on_time" if _stability_domain.on_time(pull.due_date, pulled, pull.study.window_days) else "late"
+        state = "on_time" if stability.on_time(pull.due_date, pulled, pull.study.window_days) else "late"
     else:
         state = "overdue" if today > closes else "due" if today >= opens else "upcoming"
     return PullRow(pull, opens, closes, state)
 
 
-def _local_date(moment) -> _stability_dt.date:
-    from django.utils import timezone  # noqa: PLC0415
+def _local_date(moment) -> dt.date:
 
     return timezone.localdate(moment)
 
 
 def pulls_of(study) -> list[PullRow]:
     """A study's pull schedule, by due date, with each pull's state today."""
-    today = _stability_clock.site_today()
+    today = clock.site_today()
     pulls = study.pulls.select_related("study", "sample", "pulled_by").order_by("due_date", "id")
     return [pull_row(p, today) for p in pulls]
 
 
-def pulls_due(user, *, until: _stability_dt.date, sponsor: str = "") -> list[PullRow]:
+def pulls_due(user, *, until: dt.date, sponsor: str = "") -> list[PullRow]:
     """Pulls of active studies not yet pulled and due by `until` (overdue ones included and
     flagged), of the user's sponsors only, by due date: the stability coordinator's list."""
-    _stability_require_to_see(user, "qc.view")
-    today = _stability_clock.site_today()
-    pulls = (_stability_scoped(_stability_models.StabilityPull.objects.select_related(
+    require_to_see(user, "qc.view")
+    today = clock.site_today()
+    pulls = (scoped(models.StabilityPull.objects.select_related(
         "study__sponsor", "study__product"), user)
         .filter(pulled_at__isnull=True, study__status="active", due_date__lte=until))
     if sponsor:
@@ -794,9 +764,8 @@ def trend_chart(study, test: SpecificationTest) -> str:
     the specification's limit line(s); '' for an attribute that is not a number."""
     from matplotlib.figure import Figure  # noqa: PLC0415
 
-    from opencdmo.core import charts  # noqa: PLC0415
 
-    if test.method.result_kind != _stability_models.ResultKind.NUMERIC:
+    if test.method.result_kind != models.ResultKind.NUMERIC:
         return ""
     found = _study_results(study)
     unit = test.unit or test.method.unit
@@ -826,14 +795,14 @@ def trend_chart(study, test: SpecificationTest) -> str:
         return charts.svg_text(fig)
 
 
-def stability_pull_tasks(user) -> list[_StabilityTask]:
+def stability_pull_tasks(user) -> list[Task]:
     """Pulls due within the next 30 days, and overdue ones, for whoever pulls stability samples."""
     if not user.has_permission("qc.pull_stability") or not user.has_permission("qc.view"):
         return []
-    until = _stability_clock.site_today() + _stability_dt.timedelta(days=30)
-    return [_StabilityTask(
+    until = clock.site_today() + dt.timedelta(days=30)
+    return [Task(
         title="Pull stability sample", record=row.pull.study.number,
-        url=_stability_reverse("qc:stability_study", args=[row.pull.study.number]) + f"#pull-{row.pull.pk}",
+        url=reverse("qc:stability_study", args=[row.pull.study.number]) + f"#pull-{row.pull.pk}",
         status="overdue" if row.overdue else row.state, status_label=row.state_label,
         detail=f"{row.pull.condition} · {row.pull.months} m · due {row.pull.due_date:%Y-%m-%d}")
         for row in pulls_due(user, until=until)[:50]]

@@ -1,9 +1,10 @@
 """The QC records' lifecycles, each on the one workflow mechanism (core.workflows)."""
 
+from opencdmo.core.workflows import Transition, Workflow, author_is_not
+
+from .domain import oos
+
 # ===== methods and specifications =====
-from opencdmo.core.workflows import Transition as _SpecTransition  # noqa: E402
-from opencdmo.core.workflows import Workflow as _SpecWorkflow  # noqa: E402
-from opencdmo.core.workflows import author_is_not as _spec_author_is_not  # noqa: E402
 
 SPECIFICATION_STATES = {
     "draft": "Draft",
@@ -48,25 +49,23 @@ def one_effective_per_subject(spec, actor):
     return None
 
 
-specification_workflow = _SpecWorkflow(
+specification_workflow = Workflow(
     name="Specification",
     states=SPECIFICATION_STATES,
     initial="draft",
     transitions=[
-        _SpecTransition("approve", "Approve", ("draft",), "approved", permission="qc.approve_specifications",
+        Transition("approve", "Approve", ("draft",), "approved", permission="qc.approve_specifications",
                         signature="Approved",
-                        guards=(_spec_author_is_not("Segregation of duties (author is not approver)"),
+                        guards=(author_is_not("Segregation of duties (author is not approver)"),
                                 specification_has_criteria, revision_change_still_approved,
                                 one_effective_per_subject)),
-        _SpecTransition("retire", "Retire", ("approved",), "retired", permission="qc.approve_specifications",
+        Transition("retire", "Retire", ("approved",), "retired", permission="qc.approve_specifications",
                         reason_required=True),
     ],
 )
 # ===== end methods and specifications =====
 
 # ===== samples and results =====
-from opencdmo.core.workflows import Transition as _Transition  # noqa: E402
-from opencdmo.core.workflows import Workflow as _Workflow  # noqa: E402
 
 SAMPLE_STATES = {
     "registered": "Registered, awaiting receipt",
@@ -78,7 +77,7 @@ SAMPLE_STATES = {
 }
 # A sample moves through the laboratory's own services (receive, enter results, retain, dispose);
 # the workflow gives its states their labels and the record pages their status badge.
-sample_workflow = _Workflow(name="Sample", states=SAMPLE_STATES, transitions=[], initial="registered")
+sample_workflow = Workflow(name="Sample", states=SAMPLE_STATES, transitions=[], initial="registered")
 
 RESULT_STATES = {
     "entered": "Entered, awaiting review",
@@ -89,7 +88,7 @@ RESULT_STATES = {
 
 
 def reviewer_is_not_analyst(result, actor):
-    """Second-person review (QC-3): whoever entered the result does not review it."""
+    """Second-person review (REL-1, maker is not checker): whoever entered the result does not review it."""
     if result.analyst_id == actor.pk:
         return f"Segregation: you entered this result ({result}), so another reviewer must review it."
     return None
@@ -109,29 +108,36 @@ def approver_is_not_requester(result, actor):
     return None
 
 
-result_workflow = _Workflow(
+def not_under_investigation(result, actor):
+    """A failing result is invalidated only by its OOS investigation (OOS-1): a documented
+    laboratory error approved by QA, never by a plain request."""
+    investigation = getattr(result, "investigation", None)
+    if investigation is not None:
+        return (f"{result} is under OOS investigation {investigation.number}: it can only be invalidated there, "
+                "when a laboratory error is documented and QA approves it.")
+    return None
+
+
+result_workflow = Workflow(
     name="Result",
     states=RESULT_STATES,
     initial="entered",
     transitions=[
-        _Transition("review", "Review", ("entered",), "reviewed", permission="qc.review_results",
+        Transition("review", "Review", ("entered",), "reviewed", permission="qc.review_results",
                     signature="Reviewed", guards=(reviewer_is_not_analyst,)),
-        _Transition("request_invalidation", "Request invalidation", ("entered", "reviewed"), "invalidation_requested",
-                    permission="qc.enter_results", reason_required=True),
-        _Transition("approve_invalidation", "Approve invalidation", ("invalidation_requested",), "invalidated",
+        Transition("request_invalidation", "Request invalidation", ("entered", "reviewed"), "invalidation_requested",
+                    permission="qc.enter_results", reason_required=True, guards=(not_under_investigation,)),
+        Transition("approve_invalidation", "Approve invalidation", ("invalidation_requested",), "invalidated",
                     permission="qc.approve_invalidation", signature="Approved",
-                    guards=(approver_is_not_requester,)),
-        _Transition("decline_invalidation", "Decline invalidation", ("invalidation_requested",), "entered",
+                    guards=(approver_is_not_requester, not_under_investigation)),
+        Transition("decline_invalidation", "Decline invalidation", ("invalidation_requested",), "entered",
                     permission="qc.approve_invalidation", reason_required=True),
     ],
 )
 # ===== end samples and results =====
 
 # ===== OOS investigations =====
-from opencdmo.core.workflows import Transition as _OosTransition  # noqa: E402
-from opencdmo.core.workflows import Workflow as _OosWorkflow  # noqa: E402
 
-from .domain import oos as _oos_domain  # noqa: E402
 
 OOS_STATES = {
     "phase_1": "Phase I: laboratory investigation",
@@ -142,7 +148,7 @@ OOS_STATES = {
 
 def checklist_complete(investigation, actor):
     """OOS-1 Phase I: every check of the laboratory investigation is answered before it ends."""
-    if missing := _oos_domain.unanswered(investigation.checklist):
+    if missing := oos.unanswered(investigation.checklist):
         return (f"Answer every Phase I checklist item of {investigation} first (unanswered: "
                 f"{'; '.join(missing)}).")
     return None
@@ -181,17 +187,17 @@ def phase_two_documented(investigation, actor):
     return None
 
 
-oos_workflow = _OosWorkflow(
+oos_workflow = Workflow(
     name="OOS investigation",
     states=OOS_STATES,
     initial="phase_1",
     transitions=[
-        _OosTransition("invalidate", "Approve invalidation (laboratory error)", ("phase_1",), "closed",
+        Transition("invalidate", "Approve invalidation (laboratory error)", ("phase_1",), "closed",
                        permission="qc.approve_invalidation", signature="Approved",
                        guards=(checklist_complete, assignable_cause_documented, not_the_original_analyst)),
-        _OosTransition("escalate", "Escalate to Phase II", ("phase_1",), "phase_2",
+        Transition("escalate", "Escalate to Phase II", ("phase_1",), "phase_2",
                        permission="qc.investigate_oos", guards=(checklist_complete, no_assignable_cause)),
-        _OosTransition("close", "Close the investigation", ("phase_2",), "closed",
+        Transition("close", "Close the investigation", ("phase_2",), "closed",
                        permission="qc.close_oos", signature="Approved",
                        guards=(phase_two_documented, not_the_original_analyst)),
     ],
@@ -199,9 +205,6 @@ oos_workflow = _OosWorkflow(
 # ===== end OOS investigations =====
 
 # ===== stability =====
-from opencdmo.core.workflows import Transition as _StabilityTransition  # noqa: E402
-from opencdmo.core.workflows import Workflow as _StabilityWorkflow  # noqa: E402
-from opencdmo.core.workflows import author_is_not as _stability_author_is_not  # noqa: E402
 
 STABILITY_STATES = {"draft": "Draft", "active": "Active", "completed": "Completed", "cancelled": "Cancelled"}
 
@@ -214,19 +217,19 @@ def stability_specification_effective(study, actor):
     return None
 
 
-stability_workflow = _StabilityWorkflow(
+stability_workflow = Workflow(
     name="Stability study",
     states=STABILITY_STATES,
     transitions=[
         # Approval fixes the protocol and creates its pulls (services.transition_study).
-        _StabilityTransition("approve", "Approve protocol", ("draft",), "active",
+        Transition("approve", "Approve protocol", ("draft",), "active",
                              permission="qc.approve_specifications", signature="Approved",
-                             guards=(_stability_author_is_not("Segregation of duties"),
+                             guards=(author_is_not("Segregation of duties"),
                                      stability_specification_effective)),
         # Every pull pulled and tested, or a reason why not (checked by services.transition_study).
-        _StabilityTransition("complete", "Complete study", ("active",), "completed",
+        Transition("complete", "Complete study", ("active",), "completed",
                              permission="qc.manage_stability"),
-        _StabilityTransition("cancel", "Cancel study", ("draft", "active"), "cancelled",
+        Transition("cancel", "Cancel study", ("draft", "active"), "cancelled",
                              permission="qc.manage_stability", reason_required=True),
     ],
 )

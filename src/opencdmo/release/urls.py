@@ -1,3 +1,5 @@
+
+
 from django.urls import path
 
 from . import views

@@ -1,23 +1,26 @@
 """Disposition pages. Thin: selectors read, services write."""
 
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from opencdmo.core import registry
+from opencdmo.core import selectors as core_selectors
+
 # ===== disposition =====
-from django.contrib.auth.decorators import login_required  # noqa: E402
-from django.shortcuts import redirect, render  # noqa: E402
-from django.views.decorators.http import require_http_methods  # noqa: E402
+from opencdmo.core.access import require_to_see
+from opencdmo.core.errors import DomainError
+from opencdmo.core.signatures import SignatureInput
+from opencdmo.core.views import SIGNED_IN_SESSION, paginate, sort_headers
+from opencdmo.qc import selectors as qc_selectors
+from opencdmo.sponsors import selectors as sponsor_selectors
 
-from opencdmo.core import registry  # noqa: E402
-from opencdmo.core import selectors as core_selectors  # noqa: E402
-from opencdmo.core.access import require_to_see  # noqa: E402
-from opencdmo.core.errors import DomainError  # noqa: E402
-from opencdmo.core.signatures import SignatureInput  # noqa: E402
-from opencdmo.core.views import SIGNED_IN_SESSION, paginate, sort_headers  # noqa: E402
-from opencdmo.qc import selectors as qc_selectors  # noqa: E402
-from opencdmo.sponsors import selectors as sponsor_selectors  # noqa: E402
-
-from . import selectors as disposition_selectors  # noqa: E402
-from . import services as disposition_services  # noqa: E402
-from .domain import prerequisites as disposition_rules  # noqa: E402
-from .workflows import DECIDED_STATES, DISPOSITION_STATES, NOTICE_STATES, RELEASED_STATES, workflow_for  # noqa: E402
+from . import certificates
+from . import selectors as disposition_selectors
+from . import services as disposition_services
+from .domain import prerequisites as disposition_rules
+from .workflows import DECIDED_STATES, DISPOSITION_STATES, NOTICE_STATES, RELEASED_STATES, workflow_for
 
 DECIDED_COLUMNS = [("Number", "number"), ("Subject", "subject"), ("Type", "type"), ("Sponsor", "sponsor"),
                    ("Decision", "status"), ("Decided", "decided")]
@@ -159,30 +162,26 @@ def notice_detail(request, number):
 # ===== end disposition =====
 
 # ===== certificates =====
-from django.contrib.auth.decorators import login_required as _coa_login_required  # noqa: E402
-from django.http import HttpResponse as _CoaResponse  # noqa: E402
-
-from opencdmo.core.access import require_to_see as _coa_require_to_see  # noqa: E402
-
-from . import certificates  # noqa: E402
 
 
-def _coa_pdf(pdf: bytes, number: str) -> _CoaResponse:
-    response = _CoaResponse(pdf, content_type="application/pdf")
+
+
+def _coa_pdf(pdf: bytes, number: str) -> HttpResponse:
+    response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{certificates.filename(number)}"'
     return response
 
 
-@_coa_login_required
+@login_required
 def batch_coa(request, number):
     """The certificate of analysis of a released batch, as a PDF download."""
-    _coa_require_to_see(request.user, certificates.PERMISSION)
+    require_to_see(request.user, certificates.PERMISSION)
     return _coa_pdf(certificates.batch_certificate(request.user, number, request=request), number)
 
 
-@_coa_login_required
+@login_required
 def lot_coa(request, number):
     """The certificate of analysis of a released material lot, as a PDF download."""
-    _coa_require_to_see(request.user, certificates.PERMISSION)
+    require_to_see(request.user, certificates.PERMISSION)
     return _coa_pdf(certificates.lot_certificate(request.user, number, request=request), number)
 # ===== end certificates =====
