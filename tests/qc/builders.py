@@ -138,3 +138,18 @@ def result_for_sponsor(author, sponsor, title: str) -> str:
         found = services.enter_result(_lab_for(sponsor)["analyst"], made, test, value="0.10",
                                       submission_id=submission())
     return found.number
+
+
+def investigation_for_sponsor(author, sponsor, title: str) -> str:
+    """An OOS investigation in Phase I: an endotoxin result above its limit (0.90 > 0.50 EU/mL) on a
+    second sample of the sponsor's first product (whatever other products the sponsor has)."""
+    from opencdmo.qc.models import OosInvestigation  # noqa: PLC0415
+
+    found = OosInvestigation.objects.filter(sponsor=sponsor, result__sample__subject_ref=f"B-OOS{sponsor.pk}").first()
+    if found is not None:
+        return found.number
+    analyst = _lab_for(sponsor)["analyst"]
+    made = sample(analyst, _spec_for(sponsor), subject_ref=f"B-OOS{sponsor.pk}")
+    failed = services.enter_result(analyst, made, made.tests.get(attribute="Endotoxin"), value="0.90",
+                                   submission_id=submission())
+    return failed.investigation.number

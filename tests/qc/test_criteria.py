@@ -281,4 +281,6 @@ def test_describe_prints_each_kind_as_a_specification_does():
     assert text("equals", expected="Clear, colourless") == "Clear, colourless"
     assert text("equals", lower=D("1"), decimals=1) == "1.0"
     assert text("not_detected") == "not detected / no growth"
+    assert describe(Criterion("not_detected"), result_kind="growth") == "no growth"
+    assert describe(Criterion("not_detected"), result_kind="detection") == "not detected"
     assert text("report_only") == "report"

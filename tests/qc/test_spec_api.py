@@ -124,7 +124,7 @@ def test_created_specification_is_returned_with_its_limits(world, make_user):
     body = response.json()
     assert (body["status"], body["revision"], body["sponsor"], body["product"]) == (
         "draft", 1, world.sponsor.code, world.product_code)
-    assert [c["limit"] for c in body["criteria"]] == ["≥ 70.0 %", "not detected / no growth"]
+    assert [c["limit"] for c in body["criteria"]] == ["≥ 70.0 %", "no growth"]
     assert body["criteria"][1]["may_be_pending_at_release"] is True
 
 

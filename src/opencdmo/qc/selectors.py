@@ -53,7 +53,7 @@ def criterion_of(test: SpecificationTest) -> criteria.Criterion:
 
 def limit_text(test: SpecificationTest) -> str:
     """'≥ 70.0 %': the limit as pages and certificates print it."""
-    return criteria.describe(criterion_of(test), test.unit or test.method.unit)
+    return criteria.describe(criterion_of(test), test.unit or test.method.unit, test.method.result_kind)
 
 
 def evaluate(test: SpecificationTest, value) -> criteria.Evaluation:

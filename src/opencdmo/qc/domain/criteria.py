@@ -156,8 +156,8 @@ def evaluate(value: str, *, result_kind: str, criterion: Criterion, choices=()) 
     return Evaluation(answer, None, CONFORMS if ok else DOES_NOT_CONFORM)
 
 
-def describe(criterion: Criterion, unit: str = "") -> str:
-    """The limit as a specification and a certificate print it: '≥ 70.0 %', '1.0–1.2', 'not detected'."""
+def describe(criterion: Criterion, unit: str = "", result_kind: str = "") -> str:
+    """The limit as a specification and a certificate print it: '≥ 70.0 %', '1.0–1.2', 'no growth'."""
     def fmt(number):
         shown = round_reported(number, criterion.decimals, criterion.rounding) if number is not None else number
         return f"{_as_text(shown)}{' ' + unit if unit else ''}"
@@ -176,6 +176,6 @@ def describe(criterion: Criterion, unit: str = "") -> str:
         case "equals":
             return criterion.expected or fmt(criterion.lower)
         case "not_detected":
-            return "not detected / no growth"
+            return ANSWERS[result_kind][0] if result_kind in ("detection", "growth") else "not detected / no growth"
         case _:
             return "report"
