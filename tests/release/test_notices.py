@@ -5,7 +5,7 @@ is not completed while a notice is open."""
 import pytest
 
 from opencdmo.core.errors import PermissionDenied, RuleViolation
-from opencdmo.release import selectors, services
+from opencdmo.release import services
 from tests.batches import builders as batches
 from tests.factories import signature
 
@@ -48,7 +48,7 @@ def test_a_late_failing_sterility_raises_exactly_one_notice_and_one_deviation(st
     result_changed.send(sender=TestResult, result=failing, actor=world.reviewer, event="reviewed")  # again
     [notice] = disposition.notices.all()
     assert notice.status == "open" and "Sterility" in notice.finding
-    assert notice.result_ref == selectors.result_ref(failing)
+    assert notice.result_ref == failing.number
     deviation = Deviation.objects.get(pk=notice.deviation_id)
     assert (deviation.source, deviation.category) == ("oos", "laboratory")
     linked = set(DeviationLink.objects.filter(deviation=deviation).values_list("record_type", flat=True))

@@ -475,7 +475,7 @@ class OosInvestigationOut(Schema):
 
     @staticmethod
     def resolve_result(obj):
-        return selectors.result_ref(obj.result)
+        return obj.result.number
 
     @staticmethod
     def resolve_reported(obj):
@@ -502,7 +502,7 @@ class OosInvestigationDetailOut(OosInvestigationOut):
     @staticmethod
     def resolve_results(obj):
         return [{
-            "reference": selectors.result_ref(e.result), "sample": e.result.sample.number,
+            "reference": e.result.number, "sample": e.result.sample.number,
             "attempt": e.result.attempt, "is_original": e.is_original, "value": e.result.value,
             "reported": e.result.reported, "unit": e.result.unit, "limit": e.limit,
             "conformance": e.result.conformance, "analyst": e.result.analyst.username,

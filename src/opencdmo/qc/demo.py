@@ -397,6 +397,7 @@ def _aav_batch(lab: _Lab, batch) -> dict:
     oos_result = lab.enter(full, _test(spec, "Full capsids"), "62.0",
                            comment="Sedimentation-velocity AUC, two cells; both 62 % full.")
     investigation = oos_result.investigation
+    lab.review(oos_result)  # the data checked by a second person; the investigation goes on
     services.record_phase_one(lab.reviewer, investigation,
                               answers=[{"item": i, "answer": a, "note": n} for i, a, n in _PHASE_ONE_ANSWERS])
     investigation = services.transition_investigation(

@@ -100,7 +100,6 @@ def subject_tests(specification: Specification, subject_type: str, subject_ref: 
 # ===== methods and specifications =====
 
 
-
 ROUNDING_TEXT = {
     "half_up": "Rounded half up to the reported decimals before comparison (0.05 → 0.1)",
     "half_even": "Rounded half to even to the reported decimals before comparison (0.05 → 0.0, 0.15 → 0.2)",
@@ -242,7 +241,6 @@ def specification_tasks(user) -> list:
 # ===== samples and results =====
 
 
-
 IN_LAB = ("received", "in_testing")  # samples on the bench: received and not complete
 
 
@@ -335,7 +333,7 @@ def sample(user, number: str) -> "Sample":
 def results_of(sample_) -> list:
     """Every result of the sample, every attempt, invalidated ones too, in criterion order."""
     return list(sample_.results.select_related("test__method", "analyst", "reviewed_by", "instrument",
-                                               "invalidated_by", "retest_of")
+                                               "invalidated_by", "retest_of", "investigation")
                 .order_by("test__position", "attempt", "id"))
 
 
@@ -406,17 +404,9 @@ def qc_sample_tasks(user) -> list:
 # ===== OOS investigations =====
 
 
-
 OOS_OPEN_STATES = ("phase_1", "phase_2")
 
 
-def result_ref(result) -> str:
-    """How a result is named on the investigation's pages: its record number when it has one,
-    else the sample, the attribute and the attempt (TestResult.number holds the numeric value)."""
-    number = getattr(result, "number", None)
-    if isinstance(number, str) and number:
-        return number
-    return f"{result.sample.number} {result.test.attribute} #{result.attempt}"
 OOS_TASKS_PER_KIND = 50
 
 
@@ -510,7 +500,7 @@ def investigation_timeline(investigation) -> list[OosTimelineEvent]:
     original = investigation.result
     events = [
         OosTimelineEvent(original.entered_at, "Out-of-specification result entered",
-                         f"{original.reported} {original.unit} by {original.analyst.full_name}".strip(), result_ref(original)),
+                         f"{original.reported} {original.unit} by {original.analyst.full_name}".strip(), original.number),
         OosTimelineEvent(investigation.opened_at, "Phase I laboratory investigation opened",
                          f"by {investigation.opened_by.full_name}", investigation.number),
     ]
@@ -528,7 +518,7 @@ def investigation_timeline(investigation) -> list[OosTimelineEvent]:
         r = entry.result
         events.append(OosTimelineEvent(
             r.entered_at, f"Retest {r.attempt} entered",
-            f"{r.reported} {r.unit} ({r.get_conformance_display()}) by {r.analyst.full_name}".strip(), result_ref(r)))
+            f"{r.reported} {r.unit} ({r.get_conformance_display()}) by {r.analyst.full_name}".strip(), r.number))
     if investigation.closed_at and investigation.phase_one_closed_at != investigation.closed_at:
         events.append(OosTimelineEvent(investigation.closed_at, "Investigation closed",
                                        investigation.get_conclusion_display()))
@@ -561,7 +551,7 @@ def oos_tasks(user) -> list:
     if user.has_permission("qc.investigate_oos"):
         phase_one = [i for i in mine.filter(status="phase_1")[:OOS_TASKS_PER_KIND * 2]
                      if not i.assignable_cause.strip() or oos.unanswered(i.checklist)]
-        tasks += [_oos_task(i, "Investigate OOS (Phase I)", f"{result_ref(i.result)} on {i.result.sample.subject_label}")
+        tasks += [_oos_task(i, "Investigate OOS (Phase I)", f"{i.result.number} on {i.result.sample.subject_label}")
                   for i in phase_one[:OOS_TASKS_PER_KIND]]
         tasks += [_oos_task(i, "Complete the Phase II investigation", f"{i.result.sample.subject_label}")
                   for i in mine.filter(status="phase_2").filter(
@@ -579,8 +569,6 @@ def oos_tasks(user) -> list:
 # ===== end OOS investigations =====
 
 # ===== stability =====
-
-
 
 
 STABILITY_SORTS = {"number": "number", "title": "title", "sponsor": "sponsor__code", "product": "product__code",

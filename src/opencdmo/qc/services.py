@@ -484,8 +484,6 @@ def specification_of(actor, number: str) -> models.Specification:
 # ===== samples and results =====
 
 
-
-
 TREND_HISTORY = 30  # the last conforming reviewed results a new result is compared with
 TREND_MINIMUM = 10  # fewer say nothing about a trend
 _OPEN_SAMPLE = ("registered", "received", "in_testing", "tested")
@@ -987,8 +985,6 @@ def mark_invalidated(actor, result, *, reason) -> "models.TestResult":
 # ===== OOS investigations =====
 
 
-
-
 def open_investigation(actor, result) -> "models.OosInvestigation":
     """OOS-1: open the investigation of a result that does not conform, in Phase I, inside the
     caller's transaction (entering the result was the permitted act). One per result: a second
@@ -1035,7 +1031,7 @@ def retest_refusal(original, actor) -> str | None:
     investigation's allowance in Phase II (each by a second analyst); never otherwise."""
     investigation = _oos_investigation_of(original)
     if investigation is None:
-        return (f"{_oos_result_ref(original)} has no OOS investigation: a result is repeated only when an OOS "
+        return (f"{original.number} has no OOS investigation: a result is repeated only when an OOS "
                 "investigation orders a retest, never to replace a result (OOS-1).")
     investigated = investigation.result
     return oos.retest_refusal(
@@ -1160,7 +1156,7 @@ def _oos_raise_deviation(actor, investigation):
     sample = result.sample
     test = result.test
     description = (
-        f"{_oos_result_ref(result)} ({test.attribute}) on {sample.number}, {sample.subject_label}: reported "
+        f"{result.number} ({test.attribute}) on {sample.number}, {sample.subject_label}: reported "
         f"{result.reported}{(' ' + result.unit) if result.unit else ''} against the limit "
         f"{_oos_limit_text(test)}. The Phase I laboratory investigation {investigation.number} found no "
         "assignable laboratory cause; the full-scale (Phase II) investigation reviews production and the "
@@ -1170,12 +1166,6 @@ def _oos_raise_deviation(actor, investigation):
         source="oos", records=[investigation, sample], sponsor=investigation.sponsor, category="laboratory")
 
 
-def _oos_result_ref(result) -> str:
-    from . import selectors as qc_selectors  # noqa: PLC0415
-
-    return qc_selectors.result_ref(result)
-
-
 def _oos_limit_text(test) -> str:
     from . import selectors as qc_selectors  # noqa: PLC0415
 
@@ -1183,8 +1173,6 @@ def _oos_limit_text(test) -> str:
 # ===== end OOS investigations =====
 
 # ===== stability =====
-
-
 
 
 STABILITY_SUBJECT_TYPE = "qc.stabilitystudy"

@@ -318,10 +318,12 @@ def _smp_sample_context(user, sample, *, error="", form=None) -> dict:
         row.needs_instrument = bool(row.test.method.instrument_kinds)
         row.standing = bool(row.valid)
         row.submission_id = _smp_submission_id()
-        # A retest is offered only when an OOS investigation ordered one (OOS-1).
-        refusal = getattr(services, "retest_refusal", None)
-        row.retest_of = (row.valid[0] if may_enter and row.valid and refusal is not None
-                         and refusal(row.valid[0], user) is None else None)
+        # A retest is offered only when an OOS investigation ordered one (OOS-1): of the result
+        # standing, or of the one the investigation invalidated.
+        original = row.valid[0] if row.valid else next(
+            (r for r in reversed(row.results) if getattr(r, "investigation", None) is not None), None)
+        row.retest_of = (original if may_enter and original is not None
+                         and services.retest_refusal(original, user) is None else None)
         for r in row.results:
             r.status_label = workflows.result_workflow.label(r.status)
     unordered = []
@@ -541,7 +543,7 @@ def investigation_list(request):
     page = paginate(request, found)
     for inv in page.object_list:
         inv.status_label = oos_workflow.label(inv.status)
-        inv.result_ref = selectors.result_ref(inv.result)
+        inv.result_ref = inv.result.number
         inv.limit = selectors.limit_text(inv.result.test)
     return render(request, "qc/oos_list.html", {
         "page": page, "filters": filters, "states": oos_workflow.states,
@@ -559,7 +561,7 @@ def _oos_context(request, inv, *, error: str = "", form=None) -> dict:
         "workflow": oos_workflow, "status_label": oos_workflow.label(inv.status),
         "transitions": [], "actions": available, "blocked": blocked,
         "signatures": core_selectors.record_signatures(user, inv),
-        "result": result, "result_ref": selectors.result_ref(result), "sample": result.sample,
+        "result": result, "result_ref": result.number, "sample": result.sample,
         "limit": selectors.limit_text(result.test),
         "checklist": selectors.checklist_rows(inv), "answers": oos.ANSWERS,
         "results": selectors.investigation_results(inv),

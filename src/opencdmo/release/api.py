@@ -34,7 +34,7 @@ class ReleaseTestOut(Schema):
     method: str
     limit: str
     result: str | None
-    result_ref: str | None = Field(None, description="the result's name: sample, criterion, attempt")
+    result_ref: str | None = Field(None, description="the result's number (RES-…)")
     state: str
     state_label: str
     may_be_pending_at_release: bool
@@ -126,7 +126,7 @@ def _disposition_out(subject) -> dict:
         "release_tests": [{
             "attribute": s.test.attribute, "method": s.test.method.code, "limit": qc_selectors.limit_text(s.test),
             "result": (s.result.reported or s.result.value) if s.result else None,
-            "result_ref": selectors.result_ref(s.result) if s.result else None, "state": s.state, "state_label": s.label,
+            "result_ref": s.result.number if s.result else None, "state": s.state, "state_label": s.label,
             "may_be_pending_at_release": s.test.may_be_pending_at_release} for s in statuses],
     }
 

@@ -95,11 +95,6 @@ def _name(user) -> str:
     return user.full_name if user is not None else ""
 
 
-def result_reference(result: TestResult) -> str:
-    """'RES-2026-0001': the result's own record number, as the laboratory names it."""
-    return result.number
-
-
 def _value(result: TestResult) -> str:
     shown = result.reported or result.value
     unit = result.unit or ""
@@ -171,8 +166,8 @@ def _conformance(status: qc.TestStatus) -> str:
 def _result_note(result: TestResult, *, reportable: bool) -> str | None:
     """Why a result is footnoted: invalidated, not the reportable one, or investigated (OOS-1)."""
     parts = []
-    retest = f", retest of {result_reference(result.retest_of)}" if result.retest_of_id else ""
-    head = (f"{result_reference(result)} (attempt {result.attempt}{retest}), "
+    retest = f", retest of {result.retest_of.number}" if result.retest_of_id else ""
+    head = (f"{result.number} (attempt {result.attempt}{retest}), "
             f"entered {local_time(result.entered_at)} by {_name(result.analyst)}: {_value(result)}, "
             f"{result.get_conformance_display().lower()}")
     if result.status == "invalidated":
@@ -199,7 +194,7 @@ def _rows(statuses: list[qc.TestStatus]) -> tuple[list[CertificateRow], list[Foo
             attribute=test.attribute, method=f"{test.method.code} {test.method.name}", limit=qc.limit_text(test),
             result=_value(result) if result else "—", conformance=conformance,
             conformance_label=CONFORMANCE_LABELS[conformance],
-            result_number=result_reference(result) if result else "",
+            result_number=result.number if result else "",
             result_date=_short_time(result.entered_at) if result else "",
             analyst=_name(result.analyst) if result else "",
             reviewer=(f"{_name(result.reviewed_by)}, {_short_time(result.reviewed_at)}"

@@ -59,15 +59,6 @@ def _reviewed(batch: Batch) -> Prerequisite:
                         "record must be completed and its review signed first.", _url("batches:review", batch.number))
 
 
-def result_ref(result) -> str:
-    """How a result is named: its record number (RES-…); for a result without one, the sample, the
-    criterion and the attempt ('QCS-2026-0001 Viability #1'). At most 64 characters."""
-    if isinstance(result.number, str) and result.number:
-        return result.number
-    ref = f"{result.sample.number} {result.test.attribute} #{result.attempt}"
-    return ref if len(ref) <= 64 else f"{result.sample.number} criterion {result.test_id} #{result.attempt}"
-
-
 def specification_prerequisite(name: str, spec, statuses, *, missing_spec: str, allow_pending: bool,
                                link: str = "") -> Prerequisite:
     """Every criterion of the specification within it; a missing or unreviewed result of a criterion
@@ -83,7 +74,7 @@ def specification_prerequisite(name: str, spec, statuses, *, missing_spec: str, 
                 and s.state in (qc_selectors.MISSING, qc_selectors.AWAITING_REVIEW)):
             pending.append(f"{attribute} ({s.label.lower()}; may be pending at release)")
             continue
-        ref = f" ({result_ref(s.result)})" if s.result is not None else ""
+        ref = f" ({s.result.number})" if s.result is not None else ""
         if s.state == qc_selectors.INVESTIGATING:
             oos = getattr(s.result, "investigation", None)
             ref += f", {oos.number}" if oos is not None else ""

@@ -120,12 +120,12 @@ def notify_late_result(actor, result: TestResult) -> PostReleaseNotice | None:
         disposition = (Disposition.objects.select_for_update()
                        .filter(subject_type=sample.subject_type, subject_ref=sample.subject_ref,
                                status__in=RELEASED_STATES).first())
-        if disposition is None or disposition.notices.filter(result_ref=selectors.result_ref(result)).exists():
+        if disposition is None or disposition.notices.filter(result_ref=result.number).exists():
             return None
         subject = selectors.subject_of(disposition)
         test = result.test
         finding = (f"{test.attribute}: {result.reported or result.value} {result.unit}".strip()
-                   + f" against {_limit(test)} ({selectors.result_ref(result)}), after {disposition.number} "
+                   + f" against {_limit(test)} ({result.number}), after {disposition.number} "
                    f"{'conditionally ' if disposition.status == 'conditionally_released' else ''}released "
                    f"{subject.number}.")
         deviation = quality_services.raise_deviation(
@@ -133,7 +133,7 @@ def notify_late_result(actor, result: TestResult) -> PostReleaseNotice | None:
             description=finding + " The treating physician and the sponsor must be told (post-release notification).",
             source="oos", records=[disposition, subject], sponsor=disposition.sponsor, category="laboratory")
         return create_record(actor, PostReleaseNotice(
-            disposition=disposition, sponsor=disposition.sponsor, result_ref=selectors.result_ref(result), finding=finding,
+            disposition=disposition, sponsor=disposition.sponsor, result_ref=result.number, finding=finding,
             deviation=deviation, status="open"))
 
 

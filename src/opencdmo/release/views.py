@@ -104,7 +104,7 @@ def _subject_page(request, subject, template: str):
     shown = ([disposition_rules.Prerequisite(**p) for p in disposition.prerequisites] if final else live)
     spec, statuses = disposition_selectors.tests_of(subject)
     tests = [{"status": s, "limit": qc_selectors.limit_text(s.test),
-              "ref": disposition_selectors.result_ref(s.result) if s.result else ""} for s in statuses]
+              "ref": s.result.number if s.result else ""} for s in statuses]
     blocking = [p for p in live if p.state == disposition_rules.UNMET]
     context = {
         "subject": subject, "disposition": disposition, "prerequisites": shown, "snapshot": final,
