@@ -440,3 +440,14 @@ def test_a_retest_is_made_on_the_original_sample(people, failing, sponsor_a, fak
     with pytest.raises(RuleViolation, match=f"original sample {failing.sample.number}"):
         enter(people["analyst"], other, "75.0", retest_of=failing)
     assert not _retests(failing)
+
+
+def test_the_phase_two_deviation_names_the_batch_tested(people, sponsor_a, fake_clock):
+    """So that the batch's disposition sees the open OOS deviation (REL-1)."""
+    from tests.batches import builders as batches  # noqa: PLC0415
+
+    batch = batches.world(sponsor_a, prefix="oos").batch
+    result = enter(people["analyst"], received_sample(people["analyst"], sponsor_a, batch=batch.number), "61.2")
+    inv = _escalate(people, result)
+    assert DeviationLink.objects.filter(deviation=inv.deviation, record_type="batches.batch",
+                                        record_id=str(batch.pk)).exists()

@@ -220,11 +220,14 @@ def test_invalidation_needs_a_reason_and_qa_approval_and_the_result_stays(lab, s
 
 def test_declined_invalidation_goes_back_to_entered_with_a_reason(lab, sample, spec):
     result = enter(lab, sample, endotoxin(spec), "0.10")
+    result = services.transition_result(lab["reviewer"], result, "review", signature=signature(lab["reviewer"],
+                                                                                            "Reviewed"))
     result = services.transition_result(lab["analyst2"], result, "request_invalidation", reason="transcription error")
     with pytest.raises(RuleViolation, match="reason"):
         services.transition_result(lab["qp"], result, "decline_invalidation")
     result = services.transition_result(lab["qp"], result, "decline_invalidation", reason="the entry is correct")
     assert result.status == "entered" and result.invalidation_reason == ""
+    assert (result.reviewed_by, result.reviewed_at) == (None, None)  # to be reviewed again
 
 
 def test_mark_invalidated_is_the_internal_step(lab, sample, spec):

@@ -213,6 +213,9 @@ def test_a_performed_signature_alone_is_enough_to_be_refused(ready, make_user):
     assert selectors.performed_by(ready.batch, qp)
     with pytest.raises(RuleViolation, match="Segregation of duties"):
         _decide(qp, ready.batch)
+    with pytest.raises(RuleViolation, match="Segregation of duties"):  # nor reject it
+        services.decide_on(qp, ready.batch, "reject", signature=signature(qp, "Rejected"), comment="Not wanted")
+    assert not Disposition.objects.filter(subject_ref=ready.batch.number).exclude(status="open").exists()
 
 
 @pytest.mark.django_db

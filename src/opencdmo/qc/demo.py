@@ -342,10 +342,17 @@ def _car_t_batch(lab: _Lab, batch) -> dict:
     from . import services  # noqa: PLC0415
 
     samples = _batch_samples(batch)
+    where = {"Endotoxin": "endotoxin", "Viability": "viability and viable", "CAR expression": "identity and car",
+             "Vector copy number": "vector copy number", "Identity (CD3+)": "identity and car",
+             "Potency (IFN-γ release)": "potency", "Replication-competent lentivirus": "replication-competent",
+             "Residual beads": "viability and viable", "Mycoplasma": "mycoplasma of the harvest"}
+    tested = {_sample_for(samples, words) for words in [*where.values(), "sterility of the final product"]}
+    # The release samples come to the laboratory; the retained sample goes to the retain store. The
+    # starting-material and in-process samples are not release samples: they stay with manufacturing.
     for sample in samples:
         if "retained" in sample.description.lower():
             services.retain_sample(lab.analyst, sample, location="LN2-01 retain box R2-B01")
-        elif sample.status == "registered":
+        elif sample in tested and sample.status == "registered":
             services.receive_sample(lab.analyst, sample, location=LAB_LOCATION)
     spec = samples[0].specification
     final = _sample_for(samples, "viability and viable cell count of the final product")
@@ -354,10 +361,6 @@ def _car_t_batch(lab: _Lab, batch) -> dict:
     services.order_tests(lab.analyst, final, [_test(spec, "Residual beads")])
     services.order_tests(lab.analyst, flow, [_test(spec, "Identity (CD3+)")])
     services.order_tests(lab.analyst, potency, [_test(spec, "Potency (IFN-γ release)")])
-    where = {"Endotoxin": "endotoxin", "Viability": "viability and viable", "CAR expression": "identity and car",
-             "Vector copy number": "vector copy number", "Identity (CD3+)": "identity and car",
-             "Potency (IFN-γ release)": "potency", "Replication-competent lentivirus": "replication-competent",
-             "Residual beads": "viability and viable", "Mycoplasma": "mycoplasma of the harvest"}
     results = [lab.enter(_sample_for(samples, where[attribute]), _test(spec, attribute), value)
                for attribute, value in _HLX_RESULTS]
     for result in results:

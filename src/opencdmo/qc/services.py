@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 
-from opencdmo.core import audit, clock, errors, records, scoping
+from opencdmo.core import audit, clock, errors, records, registry, scoping
 from opencdmo.core.access import require
 from opencdmo.core.errors import Conflict, NotFound, RuleViolation
 from opencdmo.core.records import create_record, update_record
@@ -955,8 +955,9 @@ def transition_result(actor, result, action: str, *, signature=None, first_in_se
             signals.result_changed.send(sender=models.TestResult, result=result, actor=actor, event="reviewed")
         elif action == "request_invalidation":
             update_record(actor, result, action="stamp", invalidation_reason=reason)
-        elif action == "decline_invalidation":
-            update_record(actor, result, action="stamp", reason=reason, invalidation_reason="")
+        elif action == "decline_invalidation":  # back to entered: reviewed again before it counts
+            update_record(actor, result, action="stamp", reason=reason, invalidation_reason="", reviewed_at=None,
+                          reviewed_by=None)
         elif transition.target == "invalidated":
             update_record(actor, result, action="stamp", invalidated_at=now, invalidated_by=actor)
             _after_invalidation(actor, result)
@@ -1150,8 +1151,14 @@ def _oos_invalidate(actor, result, *, reason: str):
     return mark_invalidated(actor, result, reason=reason[:2000])
 
 
-def _oos_raise_deviation(actor, investigation):
+def _tested_record(sample):
+    """The batch or lot a sample tests, found through the record registry (the laboratory sits below
+    the batch record and does not import it); None when it is not a registered record."""
+    kind = registry.kind(sample.subject_type)
+    return kind.model.objects.filter(**{kind.lookup: sample.subject_ref}).first() if kind else None
 
+
+def _oos_raise_deviation(actor, investigation):
     result = investigation.result
     sample = result.sample
     test = result.test
@@ -1163,7 +1170,8 @@ def _oos_raise_deviation(actor, investigation):
         "impact on this and other batches (OOS-1).")
     return quality_services.raise_deviation(
         actor, title=f"OOS {test.attribute} {sample.subject_label}"[:200], description=description,
-        source="oos", records=[investigation, sample], sponsor=investigation.sponsor, category="laboratory")
+        source="oos", records=[r for r in (investigation, sample, _tested_record(sample)) if r is not None],
+        sponsor=investigation.sponsor, category="laboratory")
 
 
 def _oos_limit_text(test) -> str:

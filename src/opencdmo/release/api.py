@@ -137,9 +137,8 @@ def _signature(payload: DecisionIn) -> SignatureInput:
 
 
 def _decide(request, subject, payload: DecisionIn) -> dict:
-    disposition = services.open_disposition(request.user, subject)
-    services.decide(request.user, disposition, payload.decision, signature=_signature(payload), first_in_session=True,
-                     comment=payload.comment, risk_assessment=payload.risk_assessment)
+    services.decide_on(request.user, subject, payload.decision, signature=_signature(payload), first_in_session=True,
+                       comment=payload.comment, risk_assessment=payload.risk_assessment)
     return _disposition_out(subject)
 
 

@@ -118,20 +118,15 @@ def _decided_disposition(subject_type: str, subject_ref: str, label: str) -> Dis
 
 def _release_signatures(disposition: Disposition, label: str) -> list[dict]:
     """Every 'QA Released' signature of the disposition, oldest first, with whether it still holds: a
-    conditional release completed later carries two, the first given on the earlier decision."""
+    conditional release completed later carries two."""
     signed = sorted(((s, valid) for s, valid in with_validity(disposition) if s.meaning == RELEASE_MEANING),
                     key=lambda pair: (pair[0].signed_at, pair[0].pk))
     if not signed:
         raise RuleViolation(f"{disposition.number} of {label} carries no '{RELEASE_MEANING}' signature: "
                             "a certificate of analysis needs the releasing person's signature.")
     shown = []
-    for n, (s, valid) in enumerate(signed, start=1):
-        if valid:
-            state = "Valid electronic signature"
-        elif n < len(signed):
-            state = "Given on the earlier decision (the disposition was decided again since)"
-        else:
-            state = "No longer valid: the disposition changed after signing"
+    for s, valid in signed:
+        state = "Valid electronic signature" if valid else "No longer valid: the disposition changed after signing"
         shown.append({"printed_name": s.printed_name, "meaning": s.meaning, "signed_at": local_time(s.signed_at),
                       "signed_at_utc": _utc(s.signed_at), "valid": valid, "state": state, "comment": s.comment,
                       "username": s.signer.username})

@@ -14,8 +14,8 @@ from . import services
 
 RISK_ASSESSMENT = (
     "Sterility (Ph. Eur. 2.6.27, BacT/ALERT aerobic and anaerobic, 14 days) is pending: Gram stain of the final "
-    "product negative, BacT/ALERT bottles without growth at the latest read, sterility of the starting material "
-    "and mycoplasma (PCR) of the harvest negative, endotoxin 0.42 EU/kg against ≤ 5.00. The patient's "
+    "product negative, BacT/ALERT bottles without growth at the latest read, mycoplasma (PCR) of the harvest "
+    "not detected, endotoxin 0.42 EU/kg against ≤ 5.00. The patient's "
     "collection-to-release window does not allow waiting for day 14. Every other release criterion is within "
     "specification and reviewed. If the sterility result turns positive, QA notifies the treating physician "
     "and Helix's QP at once (post-release notice), the organism is identified and its susceptibility tested.")

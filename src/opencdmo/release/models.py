@@ -28,6 +28,9 @@ class Disposition(Record):
     sponsor_scope = "sponsor"
     sponsor_optional = True
     draft_states = ("open",)
+    # A signature binds what was decided on (the subject, the risk assessment, the pending tests);
+    # completing a conditional release is a second decision, not a change of the first one.
+    signature_exclude = (*Record.signature_exclude, "prerequisites", "decision_comment", "decided_at", "decided_by_id")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -70,8 +70,24 @@ def _action(disposition: Disposition, decision: str) -> str:
     return decision
 
 
-def decide(actor, disposition: Disposition, decision: str, *, signature: SignatureInput | None,
-           first_in_session: bool = True, comment: str = "", risk_assessment: str = "") -> Disposition:
+def decide_on(actor, subject, decision: str, *, signature: SignatureInput | None, first_in_session: bool = True,
+              comment: str = "", risk_assessment: str = "") -> Disposition:
+    """The decision taken on the subject's page: a disposition not yet opened is opened in the
+    decision's own transaction, so a refused decision leaves nothing behind."""
+    if (existing := selectors.disposition_of(subject)) is not None:
+        return decide(actor, existing, decision, signature=signature, first_in_session=first_in_session,
+                      comment=comment, risk_assessment=risk_assessment)
+    require(actor, "release.prepare", to="prepare a disposition")
+    fresh = Disposition(subject_type=selectors.subject_type_of(subject), status="open")
+    signer = workflow_for(fresh).authenticate(actor, _action(fresh, decision), signature,
+                                              first_in_session=first_in_session)
+    with transaction.atomic():
+        return decide(actor, open_disposition(actor, subject), decision, signer=signer, comment=comment,
+                      risk_assessment=risk_assessment)
+
+
+def decide(actor, disposition: Disposition, decision: str, *, signature: SignatureInput | None = None,
+           signer=None, first_in_session: bool = True, comment: str = "", risk_assessment: str = "") -> Disposition:
     """Release, conditionally release, complete or reject, signed. The prerequisites are recomputed in
     the transaction and stored with the decision as the decider saw them. A lot's own status follows
     in the same transaction, under the same signature (one authentication)."""
@@ -82,7 +98,8 @@ def decide(actor, disposition: Disposition, decision: str, *, signature: Signatu
         "Write the risk assessment: why the batch may be released before the pending results, and what is done "
         "if one fails." if action == "conditional_release" else ""))
     workflow = workflow_for(disposition)
-    signer = workflow.authenticate(actor, action, signature, first_in_session=first_in_session)
+    if signer is None:  # re-authenticated before the transaction, so that a wrong password still counts
+        signer = workflow.authenticate(actor, action, signature, first_in_session=first_in_session)
     with transaction.atomic():
         disposition = get_scoped(Disposition.objects.select_for_update(), actor, pk=disposition.pk)
         subject = _locked_subject(actor, disposition.subject_type, disposition.subject_ref)

@@ -83,9 +83,8 @@ def _decide(request, subject) -> None:
     first = not request.session.get(SIGNED_IN_SESSION, False)
     signature = SignatureInput(meaning="Rejected" if decision == "reject" else "QA Released",
                                password=post.get("password", ""), username=post.get("username", ""))
-    disposition = disposition_services.open_disposition(user, subject)
-    disposition_services.decide(user, disposition, decision, signature=signature, first_in_session=first,
-                                comment=post.get("comment", ""), risk_assessment=post.get("risk_assessment", ""))
+    disposition_services.decide_on(user, subject, decision, signature=signature, first_in_session=first,
+                                   comment=post.get("comment", ""), risk_assessment=post.get("risk_assessment", ""))
     request.session[SIGNED_IN_SESSION] = True
 
 

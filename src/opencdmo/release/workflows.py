@@ -72,7 +72,7 @@ def _transitions(permission: str) -> list[Transition]:
                    permission=permission, signature="QA Released",
                    guards=(releaser_did_not_perform, no_open_notice, prerequisites_met)),
         Transition("reject", "Reject", ("open", "conditionally_released"), "rejected", permission=permission,
-                   signature="Rejected", reason_required=True),
+                   signature="Rejected", reason_required=True, guards=(releaser_did_not_perform,)),
     ]
 
 
