@@ -115,7 +115,7 @@ def definitions(draw) -> Definition:
         for _ in range(draw(st.integers(0, 2))):
             if (sample_id := next(sample_ids, None)) is not None:
                 samples.append(SamplingPoint(sample_id, draw(texts), draw(st.one_of(st.none(), numbers)),
-                                             draw(units)))
+                                             draw(units), draw(st.sampled_from(["release", "in_process"]))))
         steps.append(Step(
             id=step_id, name=draw(texts), after=after, optional=draw(st.booleans()),
             patient_material=draw(st.booleans()), sops=tuple(draw(st.lists(texts, max_size=2))),

@@ -20,6 +20,8 @@ from opencdmo.quality.models import DeviationLink
 from tests.conftest import FakeClock
 
 DEMO_NOW = dt.datetime(2026, 3, 2, 8, 30, tzinfo=dt.UTC)
+# One seeded demo per module: its tests stay together on one xdist worker.
+pytestmark = pytest.mark.xdist_group("qc_demo")
 
 
 @contextlib.contextmanager
@@ -127,3 +129,10 @@ def test_the_seed_prints_what_the_laboratory_holds(demo):
     assert any("Phase II" in line for line in summary)
     assert any("conditionally released" in line for line in summary)
     assert any("stability" in line for line in summary)
+
+
+def test_the_demo_audit_trail_is_intact(users):
+    from opencdmo.core.verification import verify_audit_trail  # noqa: PLC0415
+
+    result = verify_audit_trail()
+    assert result.intact, result.first_break

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from opencdmo.core import clock
 from opencdmo.core.errors import NotFound, PermissionDenied, RuleViolation
 from opencdmo.core.models import AuditEvent
 from opencdmo.qc import selectors, services
@@ -189,6 +190,20 @@ def test_batch_sample_without_specification_is_registered_without_one(sponsor_a)
     batches.run_step(world, "A2")
     qc_sample = Sample.objects.get(origin="batch_sampling")
     assert qc_sample.specification is None and not qc_sample.tests.exists()
+
+
+def test_an_in_process_sampling_point_is_tested_against_the_in_process_specification(lab, sponsor_a, fake_clock):
+    """Not against the release criteria its name happens to share ('Sterility of the starting material')."""
+    release = builders.approved_spec(lab["reviewer"], sponsor_a, stage="release")
+    in_process = builders.approved_spec(lab["reviewer"], sponsor_a, stage="in_process")
+    product = release.product
+    taken = {stage: services.register_batch_sample(
+        lab["analyst"], batch_number="B-2026-0042", batch_label="B-2026-0042", sample_ref=f"SMP-{stage}",
+        description="Sterility of the starting material", sponsor=sponsor_a, product=product,
+        taken_at=clock.now(), taken_by=lab["analyst"], stage=stage) for stage in ("in_process", "release")}
+    assert taken["in_process"].specification == in_process
+    assert [t.specification for t in taken["in_process"].tests.all()] == [in_process]
+    assert taken["release"].specification == release
 
 
 def test_lot_sample_needs_an_incoming_specification(lab, sponsor_a):

@@ -698,7 +698,8 @@ def take_sample(actor, batch, key, point, *, submission_id) -> BatchSample:
         qc_services.register_batch_sample(
             actor, batch_number=batch.number, batch_label=f"{batch.number} {batch.product.code}",
             sample_ref=taken.number, description=sampling.name, sponsor=batch.sponsor, product=batch.product,
-            quantity=sampling.quantity, unit=sampling.unit, taken_at=taken.taken_at, taken_by=actor)
+            quantity=sampling.quantity, unit=sampling.unit, taken_at=taken.taken_at, taken_by=actor,
+            stage=sampling.stage)
         return taken
 
 

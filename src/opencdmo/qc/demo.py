@@ -354,8 +354,8 @@ def _car_t_batch(lab: _Lab, batch) -> dict:
             services.retain_sample(lab.analyst, sample, location="LN2-01 retain box R2-B01")
         elif sample in tested and sample.status == "registered":
             services.receive_sample(lab.analyst, sample, location=LAB_LOCATION)
-    spec = samples[0].specification
     final = _sample_for(samples, "viability and viable cell count of the final product")
+    spec = final.specification  # the release specification (starting-material samples have the in-process one)
     flow = _sample_for(samples, "identity and car expression")
     potency = _sample_for(samples, "potency")
     services.order_tests(lab.analyst, final, [_test(spec, "Residual beads")])

@@ -604,14 +604,15 @@ def _named_in(tests, text: str) -> list:
 
 
 def register_batch_sample(actor, *, batch_number, batch_label, sample_ref, description, sponsor, product,
-                          quantity=None, unit="", taken_at, taken_by) -> "models.Sample":
+                          quantity=None, unit="", taken_at, taken_by, stage="release") -> "models.Sample":
     """The QC sample of an eBR sampling point, in the caller's transaction (batches checked
-    batches.execute). Against the product's effective release specification, with the criteria the
-    sampling point names ("Sterility of …" → Sterility); the laboratory orders the others at receipt."""
+    batches.execute). Against the product's effective specification of the point's stage (release or
+    in-process), with the criteria the sampling point names ("Sterility of …" → Sterility); the
+    laboratory orders the others at receipt."""
     found = models.Sample.objects.filter(origin=models.Sample.Origin.BATCH_SAMPLING, origin_ref=sample_ref).first()
     if found is not None:
         return found
-    spec = selectors.effective_specification(stage="release", product=product)
+    spec = selectors.effective_specification(stage=stage, product=product)
     tests = _named_in(list(spec.tests.select_related("method")), description) if spec else None
     return _register(actor, subject_type="batches.batch", subject_ref=batch_number, subject_label=batch_label[:200],
                      origin=models.Sample.Origin.BATCH_SAMPLING, description=description[:200], specification=spec,

@@ -74,6 +74,7 @@ class SamplingPoint:
     name: str  # what the sample is for, e.g. "Sterility (Ph. Eur. 2.6.27)"
     quantity: Decimal | None = None
     unit: str = ""
+    stage: str = "release"  # the product's specification it is tested against: release or in_process
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,8 @@ def _step_to_dict(s: Step) -> dict:
                            for i in s.instructions]
     if s.samples:
         out["samples"] = [{"id": x.id, "name": x.name, **({"quantity": str(x.quantity)} if x.quantity is not None
-                                                          else {}), **({"unit": x.unit} if x.unit else {})}
+                                                          else {}), **({"unit": x.unit} if x.unit else {}),
+                           **({"stage": x.stage} if x.stage != "release" else {})}
                           for x in s.samples]
     if s.hold is not None:
         out["hold"] = {"after": s.hold.after, **{k: getattr(s.hold, k) for k in ("min_minutes", "max_minutes")
@@ -213,7 +215,8 @@ def _step_from_dict(d: dict) -> Step:
                            for i in d.get("instructions", ())),
         samples=tuple(SamplingPoint(id=x["id"], name=x["name"],
                                     quantity=Decimal(x["quantity"]) if "quantity" in x else None,
-                                    unit=x.get("unit", "")) for x in d.get("samples", ())),
+                                    unit=x.get("unit", ""), stage=x.get("stage", "release"))
+                     for x in d.get("samples", ())),
         hold=HoldTime(**d["hold"]) if "hold" in d else None,
     )
 

@@ -131,7 +131,7 @@ def duration_text(minutes: int) -> str:
 # stays "37.0", `quantity: 1e8` stays exact and `expected: yes` is the answer "yes", not true.
 _TEXT_KEYS = frozenset({"format", "product", "title", "scale_unit", "id", "name", "after", "sops", "equipment",
                         "material", "quantity", "unit", "min", "max", "text", "label", "type", "formula", "target",
-                        "normal", "acceptable", "choices", "expected", "scan", "criticality"})
+                        "normal", "acceptable", "choices", "expected", "scan", "criticality", "stage"})
 
 
 @dataclass
@@ -336,7 +336,7 @@ class _Builder:
             self.unique(self.sample_ids, sample["id"], (*path, "samples", i, "id"), "sample")
             quantity = Decimal(sample["quantity"]) if "quantity" in sample else None
             samples.append(SamplingPoint(id=sample["id"], name=sample["name"], quantity=quantity,
-                                         unit=sample.get("unit", "")))
+                                         unit=sample.get("unit", ""), stage=sample.get("stage", "release")))
         in_scope = dict(self.parameter_types)  # earlier steps; this step's parameters join one by one
         instructions = []
         for i, instruction in enumerate(data.get("instructions", ())):
@@ -549,7 +549,8 @@ def _step(s: Step, previous: str | None) -> dict:
     if s.samples:
         out["samples"] = [_FlowMap(id=x.id, name=x.name,
                                    **({"quantity": _Number(number_text(x.quantity))} if x.quantity is not None else {}),
-                                   **({"unit": x.unit} if x.unit else {})) for x in s.samples]
+                                   **({"unit": x.unit} if x.unit else {}),
+                                   **({"stage": x.stage} if x.stage != "release" else {})) for x in s.samples]
     if s.instructions:
         out["instructions"] = [{"text": i.text, **({"parameters": [_parameter(p) for p in i.parameters]}
                                                   if i.parameters else {})} for i in s.instructions]

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from opencdmo.batches import demo as batches_demo
-from opencdmo.core import context, security, services
+from opencdmo.core import clock, context, security, services
 from opencdmo.core.domain.roles import Role
 from opencdmo.core.errors import DomainError
 from opencdmo.core.models import User
@@ -17,7 +17,9 @@ from opencdmo.facilities import demo as facilities_demo
 from opencdmo.identity import demo as identity_demo
 from opencdmo.materials import demo as materials_demo
 from opencdmo.processes import demo as processes_demo
+from opencdmo.qc import demo as qc_demo
 from opencdmo.quality import demo as quality_demo
+from opencdmo.release import demo as release_demo
 from opencdmo.sponsors import services as sponsor_services
 from opencdmo.training import demo as training_demo
 
@@ -80,9 +82,10 @@ class Command(BaseCommand):
             raise CommandError("The database is not empty; the demo is only loaded into a new database.")
         with context.action(client_address="seed-demo"):
             try:
-                self._seed()
+                summary = self._seed()
             except DomainError as exc:
                 raise CommandError(f"Demo data refused: {exc.message}") from None
+        print_summary(self.stdout, summary)
         print_logins(self.stdout, bind)
 
     def _seed(self):
@@ -131,8 +134,45 @@ class Command(BaseCommand):
         training_demo.seed_recent(users, password=DEMO_PASSWORD)
         processes_demo.seed(users, sponsors, password=DEMO_PASSWORD)
         orders = identity_demo.seed(users, sponsors, password=DEMO_PASSWORD)
+        # The laboratory's methods and approved specifications come before the batches: a batch's
+        # sampling points register QC samples against the product's effective release specification.
+        with clock.days_ago(clock.now(), 400):
+            qc_demo.seed_methods_and_specifications(users, sponsors, password=DEMO_PASSWORD)
         batches_demo.seed(users, sponsors, password=DEMO_PASSWORD, patients=[order.coi for order in orders])
+        car_t, aav = release_demo.batches_on_test()
+        laboratory = qc_demo.seed_laboratory(users, sponsors, password=DEMO_PASSWORD, car_t=car_t, aav=aav)
+        dispositions = release_demo.seed(users, sponsors, password=DEMO_PASSWORD, car_t=car_t, aav=aav)
         # One account locked by repeated wrong passwords, as a real attack would leave it.
         for _ in range(5):
             with contextlib.suppress(DomainError):
                 security.check_credentials("op.locked", "wrong-password-guess")
+        return summarize(laboratory, dispositions)
+
+
+def summarize(laboratory: dict, dispositions: dict) -> list[str]:
+    """What the demo's laboratory and disposition hold, one line each, to print after seeding."""
+    lines = []
+    if (released := dispositions.get("car_t")) is not None:
+        lines.append(f"{released.subject_ref} HLX-101 CAR-T: conditionally released ({released.number}) by qp.dubois, "
+                     "sterility pending; its certificate of analysis is on the disposition page")
+    if (aav := laboratory.get("aav")) is not None:
+        oos = aav["oos"]
+        lines.append(f"{aav['batch'].number} NVG-201 AAV: {oos.number} full capsids out of specification, in Phase II "
+                     f"with {oos.deviation.number}; disposition {dispositions['aav'].number} open with red items")
+        lines.append(f"qc.chen: {aav['due_today'].number} due today; qcr.ross: "
+                     f"{aav['awaiting_review'].number} awaiting review")
+    if (study := laboratory.get("study")) is not None:
+        due = study.pulls.filter(pulled_at__isnull=True).order_by("due_date").first()
+        lines.append(f"{study.number} HLX-101 stability: 0/3/6/9-month pulls tested"
+                     + (f", 12-month pull due {due.due_date:%Y-%m-%d}" if due else ""))
+    if (incoming := laboratory.get("incoming")) is not None:
+        lines.append(f"{incoming.number}: incoming QC of {incoming.subject_ref} (LV-CD19, in quarantine), "
+                     "sterility and RCL running")
+    return lines
+
+
+def print_summary(out, lines: list[str]) -> None:
+    if lines:
+        out.write("\nQC laboratory and disposition\n")
+        for line in lines:
+            out.write(f"  {line}\n")
