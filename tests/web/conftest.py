@@ -20,7 +20,8 @@ settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # Every role that opens a page or an endpoint: a user holding all of them is refused only
 # by sponsor segregation, never by a missing permission.
-EVERY_STAFF_ROLE = (Role.SYSTEM_ADMIN, Role.QA_SPECIALIST, Role.QA_APPROVER, Role.MATERIAL_HANDLER, Role.SUPERVISOR)
+EVERY_STAFF_ROLE = (Role.SYSTEM_ADMIN, Role.QA_SPECIALIST, Role.QA_APPROVER, Role.MATERIAL_HANDLER, Role.SUPERVISOR,
+                    Role.QC_ANALYST, Role.QC_REVIEWER)
 
 
 class LazyReferences(Mapping):
@@ -195,6 +196,51 @@ def _shipment(author, sponsor, title: str) -> str:
     return shipment_for_sponsor(author, sponsor, title)
 
 
+# --- QC laboratory: a draft specification, a received sample, an entered result, an open OOS
+# investigation, an active stability study (tests/qc/) ---
+def _qc_specification(author, sponsor, title: str) -> str:
+    from tests.qc.test_specifications import specification_for_sponsor  # noqa: PLC0415
+
+    return specification_for_sponsor(author, sponsor, title)
+
+
+def _qc_sample(author, sponsor, title: str) -> str:
+    from tests.qc.builders import sample_for_sponsor  # noqa: PLC0415
+
+    return sample_for_sponsor(author, sponsor, title)
+
+
+def _qc_result(author, sponsor, title: str) -> str:
+    from tests.qc.builders import result_for_sponsor  # noqa: PLC0415
+
+    return result_for_sponsor(author, sponsor, title)
+
+
+def _qc_investigation(author, sponsor, title: str) -> str:
+    from tests.qc.builders import investigation_for_sponsor  # noqa: PLC0415
+
+    return investigation_for_sponsor(author, sponsor, title)
+
+
+def _qc_stability_study(author, sponsor, title: str) -> str:
+    from tests.qc.test_stability import study_for_sponsor  # noqa: PLC0415
+
+    return study_for_sponsor(author, sponsor, title)
+
+
+# --- Disposition: an open disposition of a quarantined lot, a post-release notice (tests/release/) ---
+def _disposition(author, sponsor, title: str) -> str:
+    from tests.release.builders import lot_disposition_for_sponsor  # noqa: PLC0415
+
+    return lot_disposition_for_sponsor(author, sponsor, title)
+
+
+def _post_release_notice(author, sponsor, title: str) -> str:
+    from tests.release.builders import lot_notice_for_sponsor  # noqa: PLC0415
+
+    return lot_notice_for_sponsor(author, sponsor, title)
+
+
 RECORD_BUILDERS = {
     "identity.patient": _patient,
     "identity.therapyorder": _therapy_order,
@@ -215,6 +261,13 @@ RECORD_BUILDERS = {
     "documents.document": _document,
     "documents.documentversion": _document_version,
     "training.trainingassignment": _training_assignment,
+    "qc.specification": _qc_specification,
+    "qc.sample": _qc_sample,
+    "qc.testresult": _qc_result,
+    "qc.oosinvestigation": _qc_investigation,
+    "qc.stabilitystudy": _qc_stability_study,
+    "release.disposition": _disposition,
+    "release.postreleasenotice": _post_release_notice,
 }
 
 

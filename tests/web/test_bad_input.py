@@ -68,6 +68,18 @@ NUL_URLS = [
     "/sponsors/quality-agreements/?status=%00",
     "/audit-trail/?text=%00",
     "/records/sponsors.qualityagreement/%00/signatures/",
+    # --- QC laboratory and disposition ---
+    "/qc/samples/%00/",
+    "/qc/samples/?q=%00",
+    "/qc/worklist/?tab=review&q=%00",
+    "/qc/specifications/?q=%00",
+    "/qc/methods/%00/",
+    "/qc/oos/?q=%00",
+    "/qc/stability/?q=%00",
+    "/qc/stability/pulls-due/?until=%00",
+    "/release/?view=decided&q=%00",
+    "/release/batches/%00/",
+    "/release/lots/%00/coa.pdf",
 ]
 
 

@@ -288,6 +288,126 @@ STEP_FORMS = {
 }
 
 
+# --- QC laboratory: r.references["qc.specification"] (a draft), ["qc.sample"] (received, against an
+# approved release specification), ["qc.testresult"] (an endotoxin result entered on that sample),
+# ["qc.oosinvestigation"] (in Phase I), ["qc.stabilitystudy"] (approved, its pulls scheduled) ---
+def _spec(r) -> str:
+    return r.references["qc.specification"]
+
+
+def _qc_sample(r) -> str:
+    return r.references["qc.sample"]
+
+
+def _qc_result(r) -> str:
+    return r.references["qc.testresult"]
+
+
+def _oos(r) -> str:
+    return r.references["qc.oosinvestigation"]
+
+
+def _study(r) -> str:
+    return r.references["qc.stabilitystudy"]
+
+
+def _method_code(r) -> str:
+    """VIA (viability), one of the methods made with the sponsor's specification (tests/qc/test_specifications.py)."""
+    _spec(r)
+    return "VIA"
+
+
+def _sample_spec(r) -> str:
+    """The approved specification of the sponsor's sample."""
+    from opencdmo.qc.models import Sample  # noqa: PLC0415
+
+    return Sample.objects.select_related("specification").get(number=_qc_sample(r)).specification.number
+
+
+def _sample_tests(r) -> list[str]:
+    from opencdmo.qc.models import Sample  # noqa: PLC0415
+
+    return [str(pk) for pk in Sample.objects.get(number=_qc_sample(r)).specification.tests.values_list("pk", flat=True)]
+
+
+def _sterility_test(r) -> int:
+    """The sample's sterility criterion: no instrument, no result yet."""
+    from opencdmo.qc.models import Sample  # noqa: PLC0415
+
+    return Sample.objects.get(number=_qc_sample(r)).tests.get(attribute="Sterility").pk
+
+
+def _pull(r) -> int:
+    """The study's first pull (month 0, due on its start date: today)."""
+    from opencdmo.qc.models import StabilityPull  # noqa: PLC0415
+
+    return StabilityPull.objects.filter(study__number=_study(r)).order_by("due_date", "pk").values_list(
+        "pk", flat=True)[0]
+
+
+def _phase_one_answers():
+    from opencdmo.qc.domain import oos  # noqa: PLC0415
+
+    return oos.ITEM_KEYS
+
+
+def _sample_result_form(r, _u=None) -> dict:
+    return {"test": str(_sterility_test(r)), "value": "no growth", "submission_id": "probe-result-0001"}
+
+
+# Forms of the sample page (posted to the sponsor's received sample).
+SAMPLE_FORMS = {
+    "receive/": lambda r: {"location": "QC fridge 9"},
+    "move/": lambda r: {"to_location": "QC fridge 9", "purpose": "segregation probe"},
+    "aliquots/": lambda r: {"count": "2"},
+    "retain/": lambda r: {"location": "Retain freezer 1"},
+    "dispose/": lambda r: {"reason": "segregation probe"},
+    "tests/": lambda r: {"tests": _sample_tests(r)},
+    "specification/": lambda r: {"specification": _sample_spec(r)},
+    "results/": _sample_result_form,
+}
+
+# Forms of the OOS investigation page's steps (a signed action carries the signature fields).
+OOS_STEP_FORMS = {
+    "phase-one": lambda r, u: {**{f"answer_{k}": "yes" for k in _phase_one_answers()}, "assignable_cause": ""},
+    "phase-two": lambda r, u: {"production_review": "segregation probe", "batch_impact": "segregation probe"},
+    "invalidate": lambda r, u: _signature(r, u),
+    "escalate": lambda r, u: _signature(r, u),
+    "close": lambda r, u: {**_signature(r, u), "conclusion": "confirmed", "summary": "segregation probe"},
+}
+
+
+# --- Disposition: r.references["release.disposition"] is an open disposition of a quarantined lot,
+# ["release.postreleasenotice"] a notice on a released lot whose incoming test failed (tests/release/);
+# batch pages name the sponsor's batch in progress (a decision on it is refused: not 404) ---
+def _disposition(r) -> str:
+    return r.references["release.disposition"]
+
+
+def _notice(r) -> str:
+    return r.references["release.postreleasenotice"]
+
+
+def _disposition_lot(r) -> str:
+    from opencdmo.release.models import Disposition  # noqa: PLC0415
+
+    return Disposition.objects.get(number=_disposition(r)).subject_ref
+
+
+def _released_lot(r) -> str:
+    from opencdmo.release.models import PostReleaseNotice  # noqa: PLC0415
+
+    return PostReleaseNotice.objects.select_related("disposition").get(number=_notice(r)).disposition.subject_ref
+
+
+def _decision(_r, user) -> dict:
+    return {"decision": "release", "username": user.username, "password": PASSWORD}
+
+
+def _notification(_r=None, _u=None) -> dict:
+    return {"notified_whom": "segregation probe", "notification": "segregation probe"}
+
+
 # Django URL patterns (pages) → the probes that name a sponsor's record through that route.
 PAGE_PROBES: dict[str, list[Probe]] = {
     # --- Patients and therapy orders ---
@@ -484,6 +604,42 @@ PAGE_PROBES: dict[str, list[Probe]] = {
         Probe("POST", lambda r: f"/training/assignments/{r.references['training.trainingassignment']}/session/",
               lambda r, u: {"result": "pass", "score": "90", "username": u.username, "password": PASSWORD}),
     ],
+    # --- QC laboratory: specifications, samples and results, OOS investigations, stability ---
+    "qc/specifications/<str:number>/": [Probe("GET", lambda r: f"/qc/specifications/{_spec(r)}/")],
+    "qc/specifications/<str:number>/edit/": [
+        Probe("GET", lambda r: f"/qc/specifications/{_spec(r)}/edit/"),
+        Probe("POST", lambda r: f"/qc/specifications/{_spec(r)}/edit/", lambda r, u: {
+            "title": "Taken over", "rounding": "half_up", "reason": "segregation probe", "attribute_1": "Viability",
+            "method_1": "VIA", "criterion_1": "at_least", "lower_1": "50.0"})],
+    "qc/specifications/<str:number>/revise/": [
+        Probe("GET", lambda r: f"/qc/specifications/{_spec(r)}/revise/"),
+        Probe("POST", lambda r: f"/qc/specifications/{_spec(r)}/revise/",
+              lambda r, u: {"change_control": "CC-0", "reason": "segregation probe"})],
+    "qc/samples/<str:number>/": [Probe("GET", lambda r: f"/qc/samples/{_qc_sample(r)}/")],
+    **{f"qc/samples/<str:number>/{tail}": [
+        Probe("POST", lambda r, t=tail: f"/qc/samples/{_qc_sample(r)}/{t}", lambda r, u, f=form: f(r))]
+       for tail, form in SAMPLE_FORMS.items()},
+    "qc/results/<str:number>/": [Probe("GET", lambda r: f"/qc/results/{_qc_result(r)}/")],
+    "qc/oos/<str:number>/": [Probe("GET", lambda r: f"/qc/oos/{_oos(r)}/")],
+    "qc/oos/<str:number>/<str:step>/": [
+        Probe("POST", lambda r, s=step: f"/qc/oos/{_oos(r)}/{s}/", form, label=step)
+        for step, form in OOS_STEP_FORMS.items()],
+    "qc/stability/<str:number>/": [Probe("GET", lambda r: f"/qc/stability/{_study(r)}/")],
+    "qc/stability/pulls/<int:pk>/pull/": [
+        Probe("POST", lambda r: f"/qc/stability/pulls/{_pull(r)}/pull/", lambda r, u: {"quantity": "1", "unit": "mL"})],
+    # --- Disposition and certificates of analysis ---
+    "release/batches/<str:number>/": [
+        Probe("GET", lambda r: f"/release/batches/{_batch(r)}/"),
+        Probe("POST", lambda r: f"/release/batches/{_batch(r)}/", _decision)],
+    "release/lots/<str:number>/": [
+        Probe("GET", lambda r: f"/release/lots/{_disposition_lot(r)}/"),
+        Probe("POST", lambda r: f"/release/lots/{_disposition_lot(r)}/", _decision)],
+    "release/dispositions/<str:number>/": [Probe("GET", lambda r: f"/release/dispositions/{_disposition(r)}/")],
+    "release/notices/<str:number>/": [
+        Probe("GET", lambda r: f"/release/notices/{_notice(r)}/"),
+        Probe("POST", lambda r: f"/release/notices/{_notice(r)}/", _notification)],
+    "release/batches/<str:number>/coa.pdf": [Probe("GET", lambda r: f"/release/batches/{_batch(r)}/coa.pdf")],
+    "release/lots/<str:number>/coa.pdf": [Probe("GET", lambda r: f"/release/lots/{_released_lot(r)}/coa.pdf")],
 }
 
 # Ninja operations (method, path) → the probe that names a sponsor's record through it.
@@ -735,6 +891,60 @@ API_PROBES: dict[tuple[str, str], list[Probe]] = {
     ("POST", "/training/assignments/{number}/read-and-understood"): [
         Probe("POST", lambda r: f"/api/v1/training/assignments/{r.references['training.trainingassignment']}"
               "/read-and-understood", _signature, api=True)],
+    # --- QC laboratory ---
+    ("GET", "/qc/specifications/{number}"): [
+        Probe("GET", lambda r: f"/api/v1/qc/specifications/{_spec(r)}", api=True)],
+    ("POST", "/qc/specifications/{number}/revise"): [
+        Probe("POST", lambda r: f"/api/v1/qc/specifications/{_spec(r)}/revise", api=True,
+              data=lambda r, u: {"change_control": "CC-0", "reason": "segregation probe"})],
+    ("POST", "/qc/specifications/{number}/{action}"): [
+        Probe("POST", lambda r, a=a: f"/api/v1/qc/specifications/{_spec(r)}/{a}", _signature, api=True, label=a)
+        for a in ("approve", "retire")],
+    ("GET", "/qc/samples/{number}"): [Probe("GET", lambda r: f"/api/v1/qc/samples/{_qc_sample(r)}", api=True)],
+    ("POST", "/qc/samples/{number}/receive"): [
+        Probe("POST", lambda r: f"/api/v1/qc/samples/{_qc_sample(r)}/receive", api=True,
+              data=lambda r, u: {"location": "QC fridge 9"})],
+    ("POST", "/qc/samples/{number}/results"): [
+        Probe("POST", lambda r: f"/api/v1/qc/samples/{_qc_sample(r)}/results", api=True,
+              data=lambda r, u: {**_sample_result_form(r), "test": _sterility_test(r)})],
+    ("GET", "/qc/results/{number}"): [Probe("GET", lambda r: f"/api/v1/qc/results/{_qc_result(r)}", api=True)],
+    ("POST", "/qc/results/{number}/{action}"): [
+        Probe("POST", lambda r, a=a: f"/api/v1/qc/results/{_qc_result(r)}/{a}", _signature, api=True, label=a)
+        for a in ("review", "request_invalidation", "approve_invalidation", "decline_invalidation")],
+    ("GET", "/qc/oos-investigations/{number}"): [
+        Probe("GET", lambda r: f"/api/v1/qc/oos-investigations/{_oos(r)}", api=True)],
+    ("POST", "/qc/oos-investigations/{number}/phase-one"): [
+        Probe("POST", lambda r: f"/api/v1/qc/oos-investigations/{_oos(r)}/phase-one", api=True,
+              data=lambda r, u: {"answers": [{"item": k, "answer": "yes", "note": ""} for k in _phase_one_answers()],
+                                 "assignable_cause": ""})],
+    ("POST", "/qc/oos-investigations/{number}/phase-two"): [
+        Probe("POST", lambda r: f"/api/v1/qc/oos-investigations/{_oos(r)}/phase-two", api=True,
+              data=lambda r, u: {"production_review": "segregation probe", "batch_impact": "segregation probe"})],
+    ("POST", "/qc/oos-investigations/{number}/{action}"): [
+        Probe("POST", lambda r, a=a: f"/api/v1/qc/oos-investigations/{_oos(r)}/{a}", _signature, api=True, label=a)
+        for a in ("invalidate", "escalate", "close")],
+    ("GET", "/qc/stability-studies/{number}"): [
+        Probe("GET", lambda r: f"/api/v1/qc/stability-studies/{_study(r)}", api=True)],
+    ("POST", "/qc/stability-pulls/{pull_id}/pull"): [
+        Probe("POST", lambda r: f"/api/v1/qc/stability-pulls/{_pull(r)}/pull", api=True,
+              data=lambda r, u: {"quantity": "1", "unit": "mL"})],
+    # --- Disposition and certificates of analysis ---
+    ("GET", "/release/batches/{number}/disposition"): [
+        Probe("GET", lambda r: f"/api/v1/release/batches/{_batch(r)}/disposition", api=True)],
+    ("POST", "/release/batches/{number}/disposition"): [
+        Probe("POST", lambda r: f"/api/v1/release/batches/{_batch(r)}/disposition", _decision, api=True)],
+    ("GET", "/release/lots/{number}/disposition"): [
+        Probe("GET", lambda r: f"/api/v1/release/lots/{_disposition_lot(r)}/disposition", api=True)],
+    ("POST", "/release/lots/{number}/disposition"): [
+        Probe("POST", lambda r: f"/api/v1/release/lots/{_disposition_lot(r)}/disposition", _decision, api=True)],
+    ("GET", "/release/notices/{number}"): [
+        Probe("GET", lambda r: f"/api/v1/release/notices/{_notice(r)}", api=True)],
+    ("POST", "/release/notices/{number}/notification"): [
+        Probe("POST", lambda r: f"/api/v1/release/notices/{_notice(r)}/notification", _notification, api=True)],
+    ("GET", "/release/batches/{number}/coa"): [
+        Probe("GET", lambda r: f"/api/v1/release/batches/{_batch(r)}/coa", api=True)],
+    ("GET", "/release/lots/{number}/coa"): [
+        Probe("GET", lambda r: f"/api/v1/release/lots/{_released_lot(r)}/coa", api=True)],
 }
 
 # Requests whose body (not URL) names a sponsor or its record: refused the same way.
@@ -798,6 +1008,25 @@ BODY_PROBES: list[Probe] = [
           data=lambda r, u: {"doc_type": "sop", "title": "Probe", "sponsor": r.sponsor.code}),
     Probe("GET", lambda r: f"/api/v1/training/is-trained?document={r.references['documents.document']}",
           api=True, label="api-is-trained-on-another-sponsors-document"),
+    # --- QC laboratory: a sample against another sponsor's specification or for another sponsor; a
+    # specification of another sponsor's product ---
+    Probe("POST", lambda r: "/qc/samples/new/", label="page-sample-against-another-sponsors-specification",
+          data=lambda r, u: {"subject_type": "batches.batch", "subject_ref": "B-PROBE-1", "description": "probe",
+                             "specification": _sample_spec(r), "sponsor": r.sponsor.code}),
+    Probe("POST", lambda r: "/api/v1/qc/samples", api=True, label="api-sample-against-another-sponsors-specification",
+          data=lambda r, u: {"subject_type": "batches.batch", "subject_ref": "B-PROBE-2", "description": "probe",
+                             "specification": _sample_spec(r)}),
+    Probe("POST", lambda r: "/api/v1/qc/samples", api=True, label="api-sample-for-another-sponsor",
+          data=lambda r, u: {"subject_type": "other", "subject_ref": "PROBE-3", "description": "probe",
+                             "sponsor": r.sponsor.code}),
+    Probe("POST", lambda r: "/qc/specifications/new/", label="page-specification-of-another-sponsors-product",
+          data=lambda r, u: {"code": "PROBE-SPEC-1", "title": "Probe", "stage": "release", "product": r.product_code,
+                             "rounding": "half_up", "attribute_1": "Viability",
+                             "method_1": _method_code(r), "criterion_1": "at_least", "lower_1": "70.0"}),
+    Probe("POST", lambda r: "/api/v1/qc/specifications", api=True, label="api-specification-of-another-sponsors-product",
+          data=lambda r, u: {"code": "PROBE-SPEC-2", "title": "Probe", "stage": "release", "product": r.product_code,
+                             "criteria": [{"attribute": "Viability", "method": _method_code(r),
+                                           "criterion": "at_least", "lower": "70.0"}]}),
 ]
 
 # Sites, rooms, line clearances and equipment are the CDMO's own records (sponsor_scope None): every
@@ -843,6 +1072,10 @@ NOT_SPONSOR_SCOPED = {
                      ("GET", "/training/people/{username}/record")],
                     "people are CDMO-wide; their training on a sponsor's documents is listed only to those who "
                     "may see that sponsor (tests/training/test_pages.py)"),
+    # --- QC laboratory ---
+    **dict.fromkeys(["qc/methods/<str:code>/", "qc/methods/<str:code>/edit/", ("GET", "/qc/methods/{code}")],
+                    "test methods are the CDMO's own laboratory methods (no sponsor); the specifications using one "
+                    "are listed only as far as the viewer may see their sponsor (LIST_PAGES)"),
 }
 
 
@@ -1071,6 +1304,33 @@ LIST_PAGES = [
     ("/api/v1/change-controls", None),
     ("/api/v1/risk-assessments", None),
     ("/api/v1/quality/dashboard", None),
+    # --- QC laboratory ---
+    ("/qc/worklist/", "sponsor"),
+    ("/qc/worklist/?tab=review", "sponsor"),
+    ("/qc/samples/", "sponsor"),
+    ("/qc/samples/new/", "sponsor"),
+    ("/qc/samples/new/lot/", None),
+    ("/qc/oos/", "sponsor"),
+    ("/qc/specifications/", "sponsor"),
+    ("/qc/specifications/new/", None),
+    ("/qc/methods/", None),
+    ("/qc/methods/LAL/", None),
+    ("/qc/stability/", "sponsor"),
+    ("/qc/stability/new/", None),
+    ("/qc/stability/pulls-due/", "sponsor"),
+    ("/api/v1/qc/methods", None),
+    ("/api/v1/qc/methods/LAL", None),
+    ("/api/v1/qc/specifications", None),
+    ("/api/v1/qc/samples", None),
+    ("/api/v1/qc/oos-investigations", None),
+    ("/api/v1/qc/stability-studies", None),
+    ("/api/v1/qc/stability-pulls/due", None),
+    # --- Disposition ---
+    ("/release/", "sponsor"),
+    ("/release/?view=decided", "sponsor"),
+    ("/api/v1/release/dispositions", None),
+    ("/api/v1/release/dispositions?status=open", None),
+    ("/api/v1/release/notices", None),
 ]
 
 
@@ -1101,3 +1361,42 @@ def test_lists_never_show_records_of_another_sponsor(url, own, user_a, records_a
         assert records_a.agreement.number in body
     elif own == "empty":  # a filter naming the other sponsor's record finds nothing
         assert response.json()["items"] == [] if headers else "No audit events match." in body
+
+
+def _stability_spec(r):
+    """An approved stability specification of the sponsor's product (the study's)."""
+    from opencdmo.qc.models import StabilityStudy  # noqa: PLC0415
+
+    return StabilityStudy.objects.select_related("specification").get(number=_study(r)).specification
+
+
+@pytest.mark.parametrize("api_call", [False, True], ids=["page", "api"])
+def test_stability_study_on_another_sponsors_specification_is_refused(api_call, user_a, records_a, records_b):
+    """The new-study form names its specification in the body: another sponsor's is refused (422, the same
+    message as for one that does not exist) and nothing of that sponsor changes; the user's own is accepted."""
+    client = signed_in(user_a)
+    headers = bearer(user_a) if api_call else None
+
+    def post(records):
+        spec = _stability_spec(records)
+        form = {"title": "Probe study", "subject_ref": "B-PROBE-9", "start_date": "2026-03-02", "window_days": "7"}
+        if api_call:
+            return client.post("/api/v1/qc/stability-studies", {
+                **form, "specification": spec.number, "conditions": ["-80 °C"], "time_points": [0, 3],
+                "window_days": 7}, content_type="application/json", headers=headers)
+        return client.post("/qc/stability/new/", {**form, "specification": str(spec.pk), "conditions": "-80 °C",
+                                                  "time_points": "0, 3"})
+
+    _stability_spec(records_a), _stability_spec(records_b)
+    before = sponsor_state(records_b.sponsor)
+
+    response = post(records_b)
+
+    assert response.status_code == 422, response.content[:500]
+    body = response.content.decode()
+    assert "of your sponsors" in body
+    for text in records_b.texts:
+        assert text not in body
+    assert sponsor_state(records_b.sponsor) == before
+    control = post(records_a)
+    assert control.status_code in (201, 302), control.content[:500]

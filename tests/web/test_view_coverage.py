@@ -22,8 +22,15 @@ from tests.materials import test_api as _materials_api  # noqa: F401  (materials
 from tests.materials import test_pages as _materials_pages  # noqa: F401
 from tests.processes import test_api as _processes_api  # noqa: F401  (master batch records' view tests)
 from tests.processes import test_pages as _processes_pages  # noqa: F401
+from tests.qc import test_oos_pages as _qc_oos_pages  # noqa: F401  (QC laboratory: OOS pages and API)
+from tests.qc import test_result_pages as _qc_result_pages  # noqa: F401  (samples, results, worklist)
+from tests.qc import test_spec_api as _qc_spec_api  # noqa: F401  (methods and specifications over the API)
+from tests.qc import test_spec_pages as _qc_spec_pages  # noqa: F401  (methods and specifications)
+from tests.qc import test_stability_pages as _qc_stability_pages  # noqa: F401  (stability studies and pulls)
 from tests.quality import test_change_pages as _change_pages  # noqa: F401  (change control, risk, dashboard)
 from tests.quality import test_deviation_views as _deviation_views  # noqa: F401  (deviations and CAPA)
+from tests.release import test_certificates as _release_certificates  # noqa: F401  (certificates of analysis)
+from tests.release import test_disposition_pages as _release_pages  # noqa: F401  (disposition pages and API)
 from tests.training import test_pages as _training_pages  # noqa: F401  (training's page and API view tests)
 
 from . import test_api_access, test_pages  # noqa: F401  (defines the test classes enumerated below)
