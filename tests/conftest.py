@@ -11,6 +11,7 @@ from django.test import TransactionTestCase, override_settings
 
 from opencdmo.core import clock, context, services, triggers
 from opencdmo.core.domain.roles import Role
+from opencdmo.processes import selectors as process_selectors
 from opencdmo.sponsors.models import Product, Program, Sponsor
 
 PASSWORD = "correct horse battery staple"
@@ -81,6 +82,15 @@ def _flush_past_append_only_triggers():
 def _action_context():
     with context.action(client_address="127.0.0.1"):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _forget_released_definitions():
+    """Parsed MBR definitions are cached by row id and last change; a rolled-back test gives both to
+    the next one's version under a fixed clock, so each test starts and ends with the cache empty."""
+    process_selectors._released_definition.cache_clear()
+    yield
+    process_selectors._released_definition.cache_clear()
 
 
 class FakeClock:

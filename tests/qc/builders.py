@@ -7,6 +7,7 @@ import itertools
 import uuid
 from decimal import Decimal
 
+from opencdmo.core import clock
 from opencdmo.core.domain.roles import Role
 from opencdmo.core.records import create_record
 from opencdmo.qc import services
@@ -85,10 +86,34 @@ def approved_spec(author, sponsor, product=None, *, stage: str = "release", code
     return spec
 
 
+def batch(user, product, number: str):
+    """The batch `number` of `product` as a bare row: a QC sample tests a batch that exists, and the
+    laboratory's tests need many without executing them (tests/batches builds executed ones)."""
+    from opencdmo.batches.models import Batch  # noqa: PLC0415
+    from opencdmo.facilities.models import Area, Room, Site  # noqa: PLC0415
+    from opencdmo.processes.models import MasterBatchRecord, MbrVersion  # noqa: PLC0415
+
+    if (found := Batch.objects.filter(number=number).first()) is not None:
+        return found
+    now = clock.now()
+    stamps = {"status": "effective", "created_at": now, "created_by": user, "modified_at": now}
+    site, _ = Site.objects.get_or_create(code="QCS", defaults={"name": "QC test site"})
+    area, _ = Area.objects.get_or_create(code="QCS-A", defaults={"site": site, "name": "QC test area"})
+    room, _ = Room.objects.get_or_create(code="QCS-R1", defaults={"area": area, "name": "QC test room", "grade": "B"})
+    mbr = MasterBatchRecord.objects.filter(product=product).first() or MasterBatchRecord.objects.create(
+        number=f"MBR-QC-{product.pk}", product=product, title=f"{product.code} process", **stamps)
+    version = mbr.versions.first() or MbrVersion.objects.create(
+        number=f"{mbr.number}-V1", mbr=mbr, version_number=1, definition={}, **stamps)
+    return Batch.objects.create(number=number, mbr_version=version, product=product, sponsor=product.program.sponsor,
+                                scale=1, scale_unit="run", room=room, **{**stamps, "status": "completed"})
+
+
 def sample(analyst, spec: Specification, *, subject_ref: str = "B-2026-0001", received: bool = True, tests=None,
            location: str = "QC fridge 1", **fields):
     """A sample of a batch (by default) against `spec`, received in the laboratory."""
     fields.setdefault("subject_type", "batches.batch")
+    if fields["subject_type"] == "batches.batch":
+        batch(analyst, spec.product, subject_ref)
     fields.setdefault("subject_label", f"{subject_ref} {spec.product.code if spec.product else ''}".strip())
     fields.setdefault("origin", "manual")
     fields.setdefault("description", "Final product release sample")

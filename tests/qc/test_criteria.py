@@ -284,3 +284,9 @@ def test_describe_prints_each_kind_as_a_specification_does():
     assert describe(Criterion("not_detected"), result_kind="growth") == "no growth"
     assert describe(Criterion("not_detected"), result_kind="detection") == "not detected"
     assert text("report_only") == "report"
+
+
+def test_a_limit_without_reported_decimals_prints_as_written():
+    """Stored with 10 decimal places, shown without them: '≥ 10000000000000 vg/mL'."""
+    assert describe(Criterion("at_least", lower=D("10000000000000.0000000000")), "vg/mL") == "≥ 10000000000000 vg/mL"
+    assert describe(Criterion("at_most", upper=D("0.5000000000"))) == "≤ 0.5"

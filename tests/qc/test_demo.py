@@ -12,6 +12,7 @@ from django.db import transaction
 from opencdmo.core import clock, context
 from opencdmo.core.models import User
 from opencdmo.demo.management.commands.seed_demo import Command
+from opencdmo.processes import selectors as process_selectors
 from opencdmo.qc import models as qc_models
 from opencdmo.qc import selectors
 from opencdmo.qc.domain.stability import end_of_next_month
@@ -33,6 +34,8 @@ def seeded_demo(django_db_blocker):
             summary = Command()._seed()
         yield summary, {u.username: u for u in User.objects.all()}
         transaction.set_rollback(True)
+    # Rolled back, its rows' ids and fixed-clock stamps come again in later tests: forget what was cached by them.
+    process_selectors._released_definition.cache_clear()
 
 
 @pytest.fixture(scope="module")

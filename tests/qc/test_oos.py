@@ -20,6 +20,7 @@ from opencdmo.qc.domain import oos
 from opencdmo.qc.models import OosInvestigation, Sample, Specification, SpecificationTest
 from opencdmo.quality.models import Deviation, DeviationLink
 from tests.factories import signature
+from tests.qc import builders as qc_builders
 
 pytestmark = [pytest.mark.django_db, pytest.mark.req("OOS-1")]
 
@@ -46,6 +47,7 @@ def release_specification(author, sponsor) -> Specification:
 
 def received_sample(handler, sponsor, batch: str = "B-2026-0001") -> Sample:
     spec = release_specification(handler, sponsor)
+    qc_builders.batch(handler, spec.product, batch)
     sample = services.register_sample(
         handler, subject_type="batches.batch", subject_ref=batch, subject_label=f"Batch {batch}",
         origin="manual", description="Final product, release testing", specification=spec, sponsor=sponsor,
@@ -318,6 +320,7 @@ def test_closing_confirmed_keeps_the_original_failing_whatever_retests_show(fail
     assert failing.status != "invalidated"
     status = selectors.subject_tests(spec, "batches.batch", "B-2026-0001")[0]
     assert status.state == selectors.FAILS  # no testing into compliance
+    assert status.result == failing  # shown as the reportable result, not the conforming retest
     assert len(status.results) == 3
     assert "confirmed" in services.retest_refusal(failing, people["reviewer"])
 

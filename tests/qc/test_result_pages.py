@@ -57,6 +57,7 @@ def _partial(world):
 
 
 def _unassigned(world):
+    builders.batch(world.author, world.sponsor.programs.first().products.first(), "B-UNASSIGNED")
     return _cached(world, "qc_unassigned", lambda: services.register_sample(
         _lab(world)["analyst"], subject_type="batches.batch", subject_ref="B-UNASSIGNED", subject_label="B-UNASSIGNED",
         origin="manual", description="Extra sample", sponsor=world.sponsor,
@@ -109,6 +110,7 @@ class TestRegisteringSample(TestNewSampleForm):
     status = 302
 
     def data(self, world, user):
+        builders.batch(world.author, _spec(world).product, "B-HAND-1")
         return {"subject_type": "batches.batch", "subject_ref": "B-HAND-1", "description": "Extra viability sample",
                 "specification": _spec(world).number, "quantity": "1", "unit": "mL"}
 
@@ -220,8 +222,9 @@ class TestApiSample(_Api):
 class TestApiRegisterSample(_Api):
     operation = ("POST", "/qc/samples")
     refused_roles, status = (Role.OPERATOR,), 201
-    body = staticmethod(lambda world: {"subject_type": "batches.batch", "subject_ref": "B-API-1",
-                                       "description": "Extra sample", "specification": _spec(world).number})
+    body = staticmethod(lambda world: {"subject_type": "batches.batch", "description": "Extra sample",
+                                       "subject_ref": builders.batch(world.author, _spec(world).product, "B-API-1").number,
+                                       "specification": _spec(world).number})
 
 
 class TestApiReceiveSample(_Api):

@@ -2,6 +2,7 @@
 split into aliquots, retained, disposed (issue 7, item 2)."""
 
 import datetime as dt
+import functools
 from decimal import Decimal
 
 import pytest
@@ -121,6 +122,7 @@ def test_retained_at_registration_orders_nothing(lab, spec):
 
 
 def test_order_tests_and_assign_specification(lab, spec, sponsor_a):
+    builders.batch(lab["analyst"], spec.product, "B-1")
     sample = services.register_sample(lab["analyst"], subject_type="batches.batch", subject_ref="B-1",
                                       subject_label="B-1", origin="manual", description="Extra sample",
                                       sponsor=sponsor_a)
@@ -219,3 +221,40 @@ def test_lot_sample_needs_an_incoming_specification(lab, sponsor_a):
     assert (sample.subject_type, sample.subject_ref, sample.origin) == ("materials.lot", lot.number,
                                                                          "material_receipt")
     assert sample.specification == spec and sample.unit == lot.unit and sample.tests.count() == 3
+
+
+# --- What a sample tests -------------------------------------------------------------------------
+
+def test_a_sample_tests_an_existing_batch_of_the_users_sponsors(lab, spec, sponsor_a, sponsor_b):
+    """Another sponsor's batch is not found (no sample, no OOS, no block on its disposition), nor one
+    that does not exist, nor a record that is not a batch or a lot."""
+    other = builders.batch(lab["analyst"], sponsor_b.programs.first().products.first(), "B-BETA-0001")
+    register = functools.partial(services.register_sample, lab["analyst"], origin="manual", description="Extra",
+                                 specification=spec, subject_label="")
+    with pytest.raises(NotFound):
+        register(subject_type="batches.batch", subject_ref=other.number)
+    with pytest.raises(NotFound):
+        register(subject_type="batches.batch", subject_ref="B-9999-0001")
+    with pytest.raises(RuleViolation, match="tests a batch or a material lot"):
+        register(subject_type="core.user", subject_ref=lab["analyst"].username)
+    assert not Sample.objects.exists()
+    own = builders.batch(lab["analyst"], spec.product, "B-ACME-0001")
+    made = register(subject_type="batches.batch", subject_ref=own.number)
+    assert (made.sponsor, made.product, made.subject_label) == (sponsor_a, spec.product,
+                                                               f"{own.number} {spec.product.code} {spec.product.name}")
+
+
+def test_a_pharmacopoeia_reference_in_a_sampling_points_name_orders_no_ph_test(lab, sponsor_a):
+    spec = builders.approved_spec(lab["reviewer"], sponsor_a)
+    builders.criterion(spec, 4, "pH", builders.method("PH", name="pH", unit="", decimals=1, instrument_kinds=()),
+                       "range", lower="6.8", upper="7.6")
+    sample = services.register_batch_sample(
+        lab["analyst"], batch_number="B-2026-0042", batch_label="B-2026-0042", sample_ref="SMP-1",
+        description="Sterility (Ph. Eur. 2.6.1)", sponsor=sponsor_a, product=spec.product, taken_at=clock.now(),
+        taken_by=lab["analyst"])
+    assert [t.attribute for t in sample.tests.all()] == ["Sterility"]
+
+
+def test_a_quantity_the_record_cannot_hold_is_refused_with_what_to_enter(lab, spec):
+    with pytest.raises(RuleViolation, match="at most 6 decimals"):
+        builders.sample(lab["analyst"], spec, quantity="0.0000001", unit="mL")

@@ -579,3 +579,11 @@ def test_a_revision_is_made_only_under_a_change_of_its_own_sponsor(make_user, sp
     with pytest.raises(RuleViolation, match="another sponsor's change"):
         services.revise_specification(author, spec, change_control=other.number, reason="wrong change")
     assert not qc_models.Specification.objects.filter(code=spec.code, revision=2).exists()
+
+
+def test_a_limit_written_with_a_comma_is_refused_not_guessed(reviewer, sponsor_a):
+    """'69,5' is 69.5 to some and 695 to others."""
+    tests = [{"attribute": "Viability", "method": "VIA", "criterion": "at_least", "lower": "69,5"}]
+    with pytest.raises(RuleViolation, match="has a comma"):
+        draft_spec(reviewer, sponsor_a, tests=tests)
+    assert not qc_models.Specification.objects.exists()

@@ -38,8 +38,9 @@ def stability_spec(author, sponsor, **kwargs):
 def draft_study(author, sponsor, *, spec=None, start: dt.date | None = None, time_points=(0, 1, 3),
                 conditions=tuple(CONDITIONS), window_days: int = 7, title: str = "Real-time stability of DP"):
     spec = spec or stability_spec(author, sponsor)
+    on_study = builders.batch(author, spec.product, f"B-{sponsor.code}-0007").number
     return services.create_study(author, title=title, product=spec.product, specification=spec,
-                                 subject_ref="B-2026-0007", conditions=list(conditions),
+                                 subject_ref=on_study, conditions=list(conditions),
                                  time_points=list(time_points), start_date=start or D(2026, 3, 2),
                                  window_days=window_days)
 

@@ -36,7 +36,7 @@ class TestStatus:
 
     test: SpecificationTest
     state: str
-    result: TestResult | None = None  # the reportable result: the latest one not invalidated
+    result: TestResult | None = None  # the reportable result: a failing one not invalidated, else the latest
     results: list[TestResult] = field(default_factory=list)  # every attempt, invalidated ones too
 
     @property
@@ -92,7 +92,9 @@ def subject_tests(specification: Specification, subject_type: str, subject_ref: 
     for test in specification.tests.select_related("method").order_by("position"):
         attempts = by_test.get(test.pk, [])
         valid = [r for r in attempts if r.status != "invalidated"]
-        statuses.append(TestStatus(test, _state(valid), valid[-1] if valid else None, attempts))
+        failing = [r for r in valid if r.conformance == TestResult.Conformance.DOES_NOT_CONFORM]
+        shown = failing[0] if failing else (valid[-1] if valid else None)  # a retest never hides the original
+        statuses.append(TestStatus(test, _state(valid), shown, attempts))
     return statuses
 
 # ===== end shared =====

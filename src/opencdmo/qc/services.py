@@ -2,6 +2,7 @@
 the laboratory's rules, and writes its audit event in the same transaction."""
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
@@ -73,8 +74,11 @@ def _spec_decimals(value, what: str) -> int | None:
 def _spec_number(value, what: str) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if "," in str(value):  # '69,5' is 69.5 to some and 695 to others: neither is guessed
+        raise RuleViolation(f"{what} '{str(value)[:40]}' has a comma: write it with a decimal point and no "
+                            "thousands separator, e.g. 69.5 or 10000.")
     try:
-        number = Decimal(str(value).strip().replace(",", ""))
+        number = Decimal(str(value).strip())
     except InvalidOperation:
         raise RuleViolation(f"{what} '{str(value)[:40]}' is not a number; write it with digits, e.g. 70.0.") from None
     if not number.is_finite():
@@ -505,8 +509,11 @@ def _quantity(value) -> Decimal | None:
         number = Decimal(str(value).strip())
     except InvalidOperation:
         raise RuleViolation(f"The quantity '{str(value)[:20]}' is not a number; enter e.g. 1.5.") from None
-    if not number.is_finite() or number <= 0 or number >= Decimal("1e14"):
+    if not number.is_finite() or number <= 0:
         raise RuleViolation("Enter a positive quantity.")
+    if number >= Decimal("1e14") or -number.as_tuple().exponent > 6:
+        raise RuleViolation(f"The quantity {str(value)[:20]} cannot be recorded: below 100 000 000 000 000 and "
+                            "with at most 6 decimals.")
     return number
 
 
@@ -589,18 +596,51 @@ def register_sample(actor, *, subject_type, subject_ref, subject_label, origin, 
     require(actor, "qc.handle_samples", to="register QC samples")
     if sponsor is not None and not may_see_sponsor(actor, sponsor.pk):
         raise RuleViolation("You may register samples only of the sponsors assigned to you.")
+    tested = None
     with transaction.atomic():
+        if origin != models.Sample.Origin.STABILITY_PULL:  # a pull's subject is its study, checked by the pull
+            tested = tested_record(actor, subject_type, subject_ref)
+            sponsor, product = tested.sponsor, getattr(tested, "product", None)
+            subject_label = subject_label if subject_label and subject_label != subject_ref else _label_of(tested)
         if specification is not None:
             specification = get_scoped(models.Specification, actor, pk=specification.pk)
+            if getattr(specification, "material_id", None) and getattr(tested, "material_id", None) not in (
+                    None, specification.material_id):
+                raise RuleViolation(f"{specification.number} is the specification of another material.")
         return _register(actor, subject_type=subject_type, subject_ref=subject_ref, subject_label=subject_label,
                          origin=origin, description=description, specification=specification, tests=tests,
                          sponsor=sponsor, product=product, origin_ref=origin_ref, quantity=quantity, unit=unit,
                          taken_at=taken_at, taken_by=taken_by, due_at=due_at, retained=retained)
 
 
+# What a hand-registered sample may test.
+SUBJECT_TYPES = {"batches.batch": "a batch", "materials.lot": "a material lot"}
+
+
+def tested_record(actor, subject_type: str, subject_ref: str):
+    """The batch or lot a sample tests, as `actor` may see it (NotFound for another sponsor's or none),
+    found through the record registry: the laboratory sits below the batch record."""
+    kind = registry.kind(subject_type) if subject_type in SUBJECT_TYPES else None
+    if kind is None:
+        raise RuleViolation(f"A sample tests {' or '.join(SUBJECT_TYPES.values())} "
+                            f"({', '.join(SUBJECT_TYPES)}), not '{str(subject_type)[:40]}'.")
+    return get_scoped(kind.model, actor, **{kind.lookup: str(subject_ref).strip()[:64]})
+
+
+def _label_of(record) -> str:
+    what = getattr(record, "product", None) or getattr(record, "material", None)
+    return f"{record.number} {what.code} {what.name}"[:200] if what else record.number
+
+
 def _named_in(tests, text: str) -> list:
-    text = text.casefold()
-    return [t for t in tests if t.attribute.casefold() in text or t.method.name.casefold() in text]
+    """The criteria a sampling point's name mentions, as whole words; its pharmacopoeia reference in
+    parentheses ('(Ph. Eur. 2.6.7)') names no criterion (it is not pH)."""
+    words = re.sub(r"\([^)]*\)", " ", text)
+
+    def named(name: str) -> bool:
+        return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", words, re.IGNORECASE) is not None
+
+    return [t for t in tests if named(t.attribute) or named(t.method.name)]
 
 
 def register_batch_sample(actor, *, batch_number, batch_label, sample_ref, description, sponsor, product,
@@ -1153,9 +1193,8 @@ def _oos_invalidate(actor, result, *, reason: str):
 
 
 def _tested_record(sample):
-    """The batch or lot a sample tests, found through the record registry (the laboratory sits below
-    the batch record and does not import it); None when it is not a registered record."""
-    kind = registry.kind(sample.subject_type)
+    """The batch or lot a sample tests (see tested_record); None for a stability pull."""
+    kind = registry.kind(sample.subject_type) if sample.subject_type in SUBJECT_TYPES else None
     return kind.model.objects.filter(**{kind.lookup: sample.subject_ref}).first() if kind else None
 
 
@@ -1166,7 +1205,7 @@ def _oos_raise_deviation(actor, investigation):
     description = (
         f"{result.number} ({test.attribute}) on {sample.number}, {sample.subject_label}: reported "
         f"{result.reported}{(' ' + result.unit) if result.unit else ''} against the limit "
-        f"{_oos_limit_text(test)}. The Phase I laboratory investigation {investigation.number} found no "
+        f"{selectors.limit_text(test)}. The Phase I laboratory investigation {investigation.number} found no "
         "assignable laboratory cause; the full-scale (Phase II) investigation reviews production and the "
         "impact on this and other batches (OOS-1).")
     return quality_services.raise_deviation(
@@ -1175,10 +1214,6 @@ def _oos_raise_deviation(actor, investigation):
         sponsor=investigation.sponsor, category="laboratory")
 
 
-def _oos_limit_text(test) -> str:
-    from . import selectors as qc_selectors  # noqa: PLC0415
-
-    return qc_selectors.limit_text(test)
 # ===== end OOS investigations =====
 
 # ===== stability =====
@@ -1231,6 +1266,13 @@ def create_study(actor, *, title: str, product, specification, subject_ref: str,
         if specification.product_id != product.pk:
             raise RuleViolation(
                 f"{specification.number} is not a specification of {product.code}: choose one for the product on study.")
+        # A batch made here must be one of the product's; one made before or elsewhere is named as written.
+        batches = registry.kind("batches.batch").model.objects
+        if (on_study := batches.filter(number=subject_ref).first()) is not None:
+            if not may_see_sponsor(actor, on_study.sponsor_id):
+                raise NotFound("No batch matches that reference.")
+            if on_study.product_id != product.pk:
+                raise RuleViolation(f"{on_study.number} is a batch of {on_study.product.code}, not of {product.code}.")
         study = models.StabilityStudy(
             status="draft", title=title, sponsor=product.program.sponsor, product=product,
             specification=specification, subject_ref=subject_ref,

@@ -34,6 +34,12 @@ SPEC_FORM_ROWS = 8  # empty criterion rows a new specification's form offers
 _SPEC_ROW_FIELDS = ("attribute", "method", "criterion", "lower", "upper", "expected", "unit", "decimals")
 
 
+
+def _pk(value) -> int | None:
+    """A row id typed in a form, or None: ASCII digits only ('²' is a digit to Python, not to the database)."""
+    text = str(value or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
 def _spec_method_form_context(user, form, error="") -> dict:
     return {"form": form, "error": error, "result_kinds": models.ResultKind.choices,
             "equipment_kinds": Equipment.Kind.choices, "chosen_kinds": form.getlist("instrument_kinds")
@@ -405,7 +411,7 @@ def _smp_tests_of(sample, ids) -> list:
         raise RuleViolation("Assign a specification first.")
     tests = []
     for value in ids:
-        test = sample.specification.tests.filter(pk=value).first() if str(value).isdigit() else None
+        test = sample.specification.tests.filter(pk=pk).first() if (pk := _pk(value)) else None
         if test is None:
             raise RuleViolation("Choose tests of the sample's specification.")
         tests.append(test)
@@ -434,7 +440,7 @@ def sample_specification(request, number):
 def sample_result(request, number):
     """Enter the result of one criterion (the form carries a server-made submission id)."""
     def act(user, sample, post):
-        tests = _smp_tests_of(sample, [post.get("test", "")]) if post.get("test", "").isdigit() else []
+        tests = _smp_tests_of(sample, [post.get("test", "")]) if _pk(post.get("test", "")) else []
         if not tests:
             raise RuleViolation("Choose the test the result is for.")
         instrument = None
@@ -655,7 +661,7 @@ def _stability_date(value: str, label: str) -> dt.date:
 
 def _stability_months(text: str) -> list[int]:
     parts = [p for p in re.split(r"[,;\s]+", (text or "").strip()) if p]
-    if not all(p.isdigit() and len(p) <= 4 for p in parts):
+    if not all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts):
         raise RuleViolation("Write the time points as whole months separated by commas, e.g. 0, 3, 6, 9, 12.")
     return [int(p) for p in parts]
 
@@ -664,7 +670,7 @@ def _stability_whole(text: str, label: str, default: int) -> int:
     text = (text or "").strip()
     if not text:
         return default
-    if not text.isdigit() or len(text) > 4:
+    if not (text.isascii() and text.isdigit()) or len(text) > 4:
         raise RuleViolation(f"Give the {label} as a whole number.")
     return int(text)
 
@@ -713,8 +719,8 @@ def stability_study_new(request):
             specification = post.get("specification", "").strip()
             if not specification:
                 raise RuleViolation("Choose the approved stability specification to test against.")
-            spec = selectors.stability_specifications(user).filter(pk=specification).first() \
-                if specification.isdigit() else None
+            spec = selectors.stability_specifications(user).filter(pk=pk).first() \
+                if (pk := _pk(specification)) else None
             if spec is None:
                 raise RuleViolation("Choose an approved stability specification of your sponsors.")
             study = services.create_study(

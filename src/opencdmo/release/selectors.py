@@ -40,6 +40,11 @@ CLOSED_DEVIATION = ("closed", "cancelled")
 PREREQUISITE_PROVIDERS: list[Callable[[Batch], Prerequisite | None]] = []
 
 
+def _in_sentence(label: str) -> str:
+    """'Awaiting review' → 'awaiting review', but 'OOS under investigation' keeps its capitals."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
+
+
 def _url(name: str, *args) -> str:
     try:
         return reverse(name, args=args)
@@ -55,8 +60,10 @@ def _reviewed(batch: Batch) -> Prerequisite:
         return Prerequisite(name, MET, f"{batch.number} reviewed and signed by QA"
                             + (f" on {batch.reviewed_at:%Y-%m-%d}" if batch.reviewed_at else "") + ".",
                             _url("batches:review", batch.number))
-    return Prerequisite(name, UNMET, f"{batch.number} is {batch_workflow.label(batch.status).lower()}: its batch "
-                        "record must be completed and its review signed first.", _url("batches:review", batch.number))
+    still = ("its review by exception must be signed" if batch.status == "completed"
+             else "it must be completed and its review by exception signed")
+    return Prerequisite(name, UNMET, f"{batch.number} is {batch_workflow.label(batch.status).lower()}: {still} first.",
+                        _url("batches:review", batch.number))
 
 
 def specification_prerequisite(name: str, spec, statuses, *, missing_spec: str, allow_pending: bool,
@@ -72,13 +79,13 @@ def specification_prerequisite(name: str, spec, statuses, *, missing_spec: str, 
             continue
         if (allow_pending and s.test.may_be_pending_at_release
                 and s.state in (qc_selectors.MISSING, qc_selectors.AWAITING_REVIEW)):
-            pending.append(f"{attribute} ({s.label.lower()}; may be pending at release)")
+            pending.append(f"{attribute} ({_in_sentence(s.label)}; may be pending at release)")
             continue
         ref = f" ({s.result.number})" if s.result is not None else ""
         if s.state == qc_selectors.INVESTIGATING:
             oos = getattr(s.result, "investigation", None)
             ref += f", {oos.number}" if oos is not None else ""
-        problems.append(f"{attribute}: {s.label.lower()}{ref}")
+        problems.append(f"{attribute}: {_in_sentence(s.label)}{ref}")
     if problems:
         return Prerequisite(name, UNMET, f"{spec.number} rev {spec.revision}: " + "; ".join(problems + pending) + ".",
                             link)
@@ -131,7 +138,7 @@ def _investigations(subject_type: str, ref: str) -> Prerequisite:
     if not open_ones:
         return Prerequisite(name, MET, f"No OOS investigation of {ref}'s results is open.")
     return Prerequisite(name, UNMET, "OOS investigation(s) still open: " + ", ".join(i.number for i in open_ones)
-                        + ".")
+                        + ".", _url("qc:investigation", open_ones[0].number))
 
 
 def _materials(batch: Batch) -> Prerequisite:
@@ -396,7 +403,7 @@ def incoming_tests_check(lot, actor) -> str | None:
     spec, statuses = incoming_tests(lot)
     if spec is None:
         return None
-    open_ = [f"{s.test.attribute}: {s.label.lower()}" for s in statuses if s.state != qc_selectors.PASSES]
+    open_ = [f"{s.test.attribute}: {_in_sentence(s.label)}" for s in statuses if s.state != qc_selectors.PASSES]
     if not open_:
         return None
     return (f"{lot.number} cannot be released before its incoming tests pass ({spec.number} rev {spec.revision}: "

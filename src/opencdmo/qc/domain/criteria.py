@@ -159,7 +159,11 @@ def evaluate(value: str, *, result_kind: str, criterion: Criterion, choices=()) 
 def describe(criterion: Criterion, unit: str = "", result_kind: str = "") -> str:
     """The limit as a specification and a certificate print it: '≥ 70.0 %', '1.0–1.2', 'no growth'."""
     def fmt(number):
-        shown = round_reported(number, criterion.decimals, criterion.rounding) if number is not None else number
+        if number is None:
+            return ""
+        # Without reported decimals a stored limit (10 decimal places) prints as written: 1E+13 → 10000000000000.
+        shown = (number.normalize() if criterion.decimals is None
+                 else round_reported(number, criterion.decimals, criterion.rounding))
         return f"{_as_text(shown)}{' ' + unit if unit else ''}"
 
     match criterion.kind:
