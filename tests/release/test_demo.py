@@ -78,6 +78,8 @@ def test_the_aav_batch_disposition_is_open_with_red_prerequisites(users):
     assert states["Release tests"].state == UNMET and "Full capsids" in states["Release tests"].detail
     assert states["OOS investigations closed"].state == UNMET
     qp = users["qp.dubois"]
+    # Opened by QA, it waits in the Disposition list although the review is not signed yet.
+    assert aav.number in [row["reference"] for row in selectors.awaiting_for(qp)]
     with pytest.raises(RuleViolation, match="Batch record reviewed"):
         services.decide(qp, disposition, "release",
                         signature=SignatureInput(meaning="QA Released", password=DEMO_PASSWORD, username=qp.username))

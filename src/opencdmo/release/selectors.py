@@ -338,15 +338,18 @@ def dispositions_for(user, *, status: str = "", subject_type: str = "", sponsor:
 
 
 def awaiting_for(user, *, subject_type: str = "", sponsor: str = "", text: str = "", sort: str = "reference"):
-    """What waits for a disposition: reviewed batches and lots in quarantine with no decision yet
-    (rows: type, reference, label, sponsor, since, disposition number or '')."""
+    """What waits for a disposition: reviewed batches, batches whose disposition QA has opened, and
+    lots in quarantine or on hold, with no decision yet (rows: type, reference, label, sponsor, since,
+    disposition number or '')."""
     require_to_see(user, VIEW)
     decided = Disposition.objects.filter(status__in=DECIDED_STATES)
     opened = dict(Disposition.objects.filter(status="open").values_list("subject_ref", "number"))
     q = text.strip()[:64]
     rows = []
     if subject_type in ("", BATCH):
-        batches = scoped(Batch.objects.select_related("product", "sponsor"), user).filter(status="reviewed").exclude(
+        opened_batches = Disposition.objects.filter(status="open", subject_type=BATCH).values("subject_ref")
+        batches = scoped(Batch.objects.select_related("product", "sponsor"), user).filter(
+            Q(status="reviewed") | Q(number__in=opened_batches)).exclude(
             number__in=decided.filter(subject_type=BATCH).values("subject_ref"))
         if sponsor:
             batches = batches.filter(sponsor__code=sponsor)
@@ -357,7 +360,8 @@ def awaiting_for(user, *, subject_type: str = "", sponsor: str = "", text: str =
                   "since": b.reviewed_at or b.modified_at, "disposition": opened.get(b.number, ""),
                   "url": reverse("release:batch", args=[b.number])} for b in batches[:500]]
     if subject_type in ("", LOT):
-        lots = scoped(Lot.objects.select_related("material", "sponsor"), user).filter(status="quarantine").exclude(
+        lots = scoped(Lot.objects.select_related("material", "sponsor"), user).filter(
+            status__in=("quarantine", "on_hold")).exclude(
             number__in=decided.filter(subject_type=LOT).values("subject_ref"))
         if sponsor:
             lots = lots.filter(sponsor__code=sponsor)
