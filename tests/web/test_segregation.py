@@ -324,6 +324,15 @@ def _sample_spec(r) -> str:
     return Sample.objects.select_related("specification").get(number=_qc_sample(r)).specification.number
 
 
+def _probe_batch(r, n: int) -> str:
+    """A batch of the sponsor's product that a hand-registered sample may name."""
+    from opencdmo.qc.models import Specification  # noqa: PLC0415
+    from tests.qc import builders as qc_builders  # noqa: PLC0415
+
+    product = Specification.objects.get(number=_sample_spec(r)).product
+    return qc_builders.batch(r.author, product, f"B-PROBE-{r.sponsor.code}-{n}").number
+
+
 def _sample_tests(r) -> list[str]:
     from opencdmo.qc.models import Sample  # noqa: PLC0415
 
@@ -1011,13 +1020,13 @@ BODY_PROBES: list[Probe] = [
     # --- QC laboratory: a sample against another sponsor's specification or for another sponsor; a
     # specification of another sponsor's product ---
     Probe("POST", lambda r: "/qc/samples/new/", label="page-sample-against-another-sponsors-specification",
-          data=lambda r, u: {"subject_type": "batches.batch", "subject_ref": "B-PROBE-1", "description": "probe",
+          data=lambda r, u: {"subject_type": "batches.batch", "subject_ref": _probe_batch(r, 1), "description": "probe",
                              "specification": _sample_spec(r), "sponsor": r.sponsor.code}),
     Probe("POST", lambda r: "/api/v1/qc/samples", api=True, label="api-sample-against-another-sponsors-specification",
-          data=lambda r, u: {"subject_type": "batches.batch", "subject_ref": "B-PROBE-2", "description": "probe",
+          data=lambda r, u: {"subject_type": "batches.batch", "subject_ref": _probe_batch(r, 2), "description": "probe",
                              "specification": _sample_spec(r)}),
     Probe("POST", lambda r: "/api/v1/qc/samples", api=True, label="api-sample-for-another-sponsor",
-          data=lambda r, u: {"subject_type": "other", "subject_ref": "PROBE-3", "description": "probe",
+          data=lambda r, u: {"subject_type": "batches.batch", "subject_ref": _probe_batch(r, 3), "description": "probe",
                              "sponsor": r.sponsor.code}),
     Probe("POST", lambda r: "/qc/specifications/new/", label="page-specification-of-another-sponsors-product",
           data=lambda r, u: {"code": "PROBE-SPEC-1", "title": "Probe", "stage": "release", "product": r.product_code,
