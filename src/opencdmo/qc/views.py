@@ -260,7 +260,7 @@ def specification_revise(request, number):
 
 
 
-SUBJECT_TYPES = [("batches.batch", "Batch"), ("materials.lot", "Material lot"), ("other", "Other")]
+SUBJECT_TYPES = [("batches.batch", "Batch"), ("materials.lot", "Material lot")]  # services.SUBJECT_TYPES
 
 
 def _smp_submission_id() -> str:
