@@ -454,3 +454,9 @@ def test_the_phase_two_deviation_names_the_batch_tested(people, sponsor_a, fake_
     inv = _escalate(people, result)
     assert DeviationLink.objects.filter(deviation=inv.deviation, record_type="batches.batch",
                                         record_id=str(batch.pk)).exists()
+
+
+def test_phase_two_is_not_saved_empty(failing, people):
+    inv = _escalate(people, failing)
+    with pytest.raises(RuleViolation, match="production review or the batch impact"):
+        services.record_phase_two(people["reviewer"], inv, production_review=" ", batch_impact="")

@@ -106,6 +106,14 @@ def test_aliquots_share_the_subject_and_carry_their_tests(lab, spec):
         services.make_aliquots(lab["analyst"], sample, count=0)
 
 
+def test_aliquots_never_add_up_to_more_than_the_sample(lab, spec):
+    sample = builders.sample(lab["analyst"], spec, quantity="1", unit="mL")
+    services.make_aliquots(lab["analyst"], sample, count=2, quantity="0.4", unit="mL")
+    with pytest.raises(RuleViolation, match="more than is left"):
+        services.make_aliquots(lab["analyst"], sample, count=1, quantity="0.3", unit="mL")
+    assert sample.aliquots.count() == 2
+
+
 def test_retained_sample_is_not_tested(lab, spec):
     sample = builders.sample(lab["analyst"], spec)
     sample = services.retain_sample(lab["analyst"], sample, location="Retain freezer -150")

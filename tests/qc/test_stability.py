@@ -460,3 +460,13 @@ def test_upper_limit_line_is_labelled(lab, sponsor_a):
 def test_a_schedule_beyond_the_calendar_is_refused_not_an_error():
     with pytest.raises(stability.InvalidProtocol, match="after the year 9999"):
         stability.pull_schedule(D(9999, 6, 1), [0, 12], ["5 °C"])
+
+
+def test_a_study_keeps_pulling_against_the_revision_its_protocol_was_approved_with(lab, sponsor_a):
+    """A later revision of the stability specification does not strand the running study (QC-8)."""
+    study = active_study(lab, sponsor_a)
+    spec = study.specification
+    spec.status = "superseded"  # as approving revision 2 leaves it (tests/qc/test_specifications.py)
+    spec.save(update_fields=["status"])
+    services.pull(lab["analyst"], pull_of(study, CONDITIONS[0], 0))
+    assert pull_of(study, CONDITIONS[0], 0).sample.specification == spec

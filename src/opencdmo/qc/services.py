@@ -558,7 +558,9 @@ def _register(actor, *, subject_type, subject_ref, subject_label, origin, descri
         raise RuleViolation(f"Unknown sample origin '{str(origin)[:30]}'; use one of "
                              f"{', '.join(models.Sample.Origin.values)}.")
     if specification is not None:
-        if specification.status != "approved":
+        # A stability study keeps testing against the revision its protocol was approved with.
+        usable = ("approved", "superseded") if origin == models.Sample.Origin.STABILITY_PULL else ("approved",)
+        if specification.status not in usable:
             raise RuleViolation(f"{specification.number} is not approved: test only against an effective "
                                  "specification.")
         if product is not None and specification.product_id not in (None, product.pk):
@@ -734,6 +736,12 @@ def make_aliquots(actor, sample, *, count, quantity=None, unit="", tests_per_ali
         parent = _locked_sample(actor, sample)
         if parent.status not in ("received", "in_testing", "tested", "retained"):
             raise RuleViolation(f"Receive {parent} in the laboratory before making aliquots of it.")
+        each = _quantity(quantity)
+        if each is not None and parent.quantity is not None and (unit or parent.unit) == parent.unit:
+            left = parent.quantity - sum(c.quantity or 0 for c in parent.aliquots.all())
+            if each * count > left:
+                raise RuleViolation(f"{count} × {each} {parent.unit} is more than is left of {parent}: "
+                                    f"{left} {parent.unit}.")
         children = []
         for index in range(count):
             child = _register(actor, subject_type=parent.subject_type, subject_ref=parent.subject_ref,
@@ -1124,6 +1132,8 @@ def record_phase_two(actor, investigation, *, production_review: str, batch_impa
     require(actor, "qc.investigate_oos", to="record the Phase II investigation")
     review = _oos_text(production_review, "The production review")
     impact = _oos_text(batch_impact, "The batch impact")
+    if not (review or impact):
+        raise RuleViolation("Write the production review or the batch impact (or both) before saving.")
     with transaction.atomic():
         investigation = _oos_for_update(actor, investigation)
         if investigation.status != "phase_2":
