@@ -130,6 +130,13 @@ class Equipment(Record):
         AIR_SAMPLER = "air_sampler", "Active air sampler"
         CELL_PROCESSOR = "cell_processor", "Closed cell-processing system"
         TUBE_WELDER = "tube_welder", "Sterile tube welder"
+        # QC laboratory instruments: a test method names the kinds it runs on.
+        MICROBIAL_DETECTION = "microbial_detection", "Automated microbial detection system"
+        PCR_SYSTEM = "pcr_system", "PCR / ddPCR system"
+        PLATE_READER = "plate_reader", "Microplate reader"
+        ULTRACENTRIFUGE = "analytical_ultracentrifuge", "Analytical ultracentrifuge"
+        PH_METER = "ph_meter", "pH meter"
+        MICROSCOPE = "microscope", "Microscope"
         OTHER = "other", "Other"
 
     number_prefix = "EQ"
