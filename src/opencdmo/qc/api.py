@@ -22,10 +22,7 @@ from .workflows import oos_workflow, specification_workflow
 
 router = Router(tags=["QC laboratory"])
 
-# ===== methods and specifications =====
-
-
-
+# --- Methods and specifications ---
 
 
 class MethodOut(Schema):
@@ -219,12 +216,8 @@ def qc_transition_specification(request, number: str, action: Literal["approve",
         request.user, selectors.specification(request.user, number), action, signature=signature,
         first_in_session=True, reason=payload.reason)
     return selectors.specification(request.user, spec.number)
-# ===== end methods and specifications =====
 
-# ===== samples and results =====
-
-
-
+# --- Samples and results ---
 
 
 class SampleOut(Schema):
@@ -420,12 +413,8 @@ def transition_result(request, number: str,
     done = services.transition_result(user, selectors.result(user, number), action, signature=signature,
                                            first_in_session=True, reason=payload.reason)
     return selectors.result(user, done.number)
-# ===== end samples and results =====
 
-# ===== OOS investigations =====
-
-
-
+# --- OOS investigations ---
 
 
 class OosResultOut(Schema):
@@ -591,12 +580,8 @@ def oos_transition(request, number: str, action: Literal["invalidate", "escalate
         user, selectors.investigation(user, number), action, signature=signature, first_in_session=True,
         reason=payload.reason, conclusion=payload.conclusion, summary=payload.summary)
     return selectors.investigation(user, number)
-# ===== end OOS investigations =====
 
-# ===== stability =====
-
-
-
+# --- Stability ---
 
 
 class StabilityPullOut(Schema):
@@ -729,4 +714,3 @@ def stability_pull(request, pull_id: int, payload: StabilityPullIn):
     pull = services.pull(user, selectors.stability_pull(user, pull_id),
                                     quantity=payload.quantity, unit=payload.unit)
     return Status(201, _stability_pull_out(selectors.pull_row(pull, clock.site_today())))
-# ===== end stability =====

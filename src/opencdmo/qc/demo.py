@@ -2,7 +2,7 @@
 Built through the services (called by `opencdmo seed-demo`)."""
 
 
-# ===== methods and specifications (seed_methods_and_specifications) =====
+# --- Methods and specifications (seed_methods_and_specifications) ---
 
 # (code, name, reports, unit, decimals, choices, instrument kinds, turnaround days, SOP title)
 _SPEC_METHODS = [
@@ -131,7 +131,7 @@ def seed_methods_and_specifications(users: dict, sponsors: dict, *, password: st
     return {"methods": methods, "specifications": specifications}
 
 
-# ===== the laboratory at work (seed_laboratory) =====
+# --- The laboratory at work (seed_laboratory) ---
 
 # The QC laboratory's own instruments (U-301), qualified and calibrated before the stability study
 # began: (asset id, name, kind, maker, calibration tolerance). EQ-CC-01 and EQ-FC-01 (facilities demo)
@@ -451,4 +451,3 @@ def seed_laboratory(users: dict, sponsors: dict, *, password: str, car_t=None, a
     if aav is not None:
         made["aav"] = _aav_batch(lab, aav)
     return made
-# ===== end the laboratory at work =====

@@ -22,7 +22,7 @@ from .domain import criteria, oos, stability
 from .models import Sample, Specification, SpecificationTest, TestResult
 from .workflows import SPECIFICATION_STATES, specification_workflow
 
-# ===== shared: what a disposition reads =====
+# --- Shared: what a disposition reads ---
 
 MISSING, AWAITING_REVIEW, PASSES, FAILS, INVESTIGATING = (
     "missing", "awaiting_review", "passes", "fails", "investigating")
@@ -97,9 +97,8 @@ def subject_tests(specification: Specification, subject_type: str, subject_ref: 
         statuses.append(TestStatus(test, _state(valid), shown, attempts))
     return statuses
 
-# ===== end shared =====
 
-# ===== methods and specifications =====
+# --- Methods and specifications ---
 
 
 ROUNDING_TEXT = {
@@ -238,9 +237,8 @@ def specification_tasks(user) -> list:
     return [Task(title="Approve the specification", record=f"{s.number} {s.code} rev. {s.revision}",
                  url=reverse("qc:specification", args=[s.number]), status=s.status,
                  status_label=specification_workflow.label(s.status), detail=s.title) for s in drafts]
-# ===== end methods and specifications =====
 
-# ===== samples and results =====
+# --- Samples and results ---
 
 
 IN_LAB = ("received", "in_testing")  # samples on the bench: received and not complete
@@ -401,9 +399,8 @@ def qc_sample_tasks(user) -> list:
         found += [Task("Approve or decline the invalidation", r.number, reverse("qc:result", args=[r.number]),
                         r.status, "Invalidation requested", r.invalidation_reason[:120]) for r in asked]
     return found
-# ===== end samples and results =====
 
-# ===== OOS investigations =====
+# --- OOS investigations ---
 
 
 OOS_OPEN_STATES = ("phase_1", "phase_2")
@@ -568,9 +565,8 @@ def oos_tasks(user) -> list:
         tasks += [_oos_task(i, "Close OOS investigation", f"{i.result.sample.subject_label}")
                   for i in ready[:OOS_TASKS_PER_KIND]]
     return tasks
-# ===== end OOS investigations =====
 
-# ===== stability =====
+# --- Stability ---
 
 
 STABILITY_SORTS = {"number": "number", "title": "title", "sponsor": "sponsor__code", "product": "product__code",
@@ -796,4 +792,3 @@ def stability_pull_tasks(user) -> list[Task]:
         status="overdue" if row.overdue else row.state, status_label=row.state_label,
         detail=f"{row.pull.condition} · {row.pull.months} m · due {row.pull.due_date:%Y-%m-%d}")
         for row in pulls_due(user, until=until)[:50]]
-# ===== end stability =====

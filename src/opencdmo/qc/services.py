@@ -30,7 +30,7 @@ from . import models, selectors, signals, workflows
 from .domain import criteria, oos, stability, trend
 from .workflows import specification_workflow
 
-# ===== methods and specifications =====
+# --- Methods and specifications ---
 
 MANAGE_METHODS, AUTHOR_SPECIFICATIONS = "qc.manage_methods", "qc.author_specifications"
 METHOD_FIELDS = {"name", "unit", "decimals", "choices", "instrument_kinds", "sop", "turnaround_days", "is_active"}
@@ -483,9 +483,8 @@ def specification_of(actor, number: str) -> models.Specification:
         return get_scoped(models.Specification, actor, number=str(number).strip())
     except NotFound:
         raise NotFound(f"No specification {str(number)[:32]} exists, or it is not one of your sponsors'.") from None
-# ===== end methods and specifications =====
 
-# ===== samples and results =====
+# --- Samples and results ---
 
 
 TREND_HISTORY = 30  # the last conforming reviewed results a new result is compared with
@@ -1030,9 +1029,8 @@ def mark_invalidated(actor, result, *, reason) -> "models.TestResult":
                    invalidation_reason=reason, invalidated_at=clock.now(), invalidated_by=actor)
     _after_invalidation(actor, result)
     return result
-# ===== end samples and results =====
 
-# ===== OOS investigations =====
+# --- OOS investigations ---
 
 
 def open_investigation(actor, result) -> "models.OosInvestigation":
@@ -1224,9 +1222,7 @@ def _oos_raise_deviation(actor, investigation):
         sponsor=investigation.sponsor, category="laboratory")
 
 
-# ===== end OOS investigations =====
-
-# ===== stability =====
+# --- Stability ---
 
 
 STABILITY_SUBJECT_TYPE = "qc.stabilitystudy"
@@ -1380,4 +1376,3 @@ def pull(actor, pull, *, quantity=None, unit: str = "") -> models.StabilityPull:
         records.update_record(actor, pull, reason=late, action="pull", sample=sample,
                                          pulled_at=now, pulled_by=actor)
     return pull
-# ===== end stability =====

@@ -5,7 +5,7 @@ from . import views
 app_name = "qc"
 
 urlpatterns = [
-    # ===== methods and specifications =====
+    # --- Methods and specifications ---
     path("methods/", views.method_list, name="methods"),
     path("methods/new/", views.method_new, name="method_new"),
     path("methods/<str:code>/", views.method_detail, name="method"),
@@ -15,8 +15,7 @@ urlpatterns = [
     path("specifications/<str:number>/", views.specification_detail, name="specification"),
     path("specifications/<str:number>/edit/", views.specification_edit, name="specification_edit"),
     path("specifications/<str:number>/revise/", views.specification_revise, name="specification_revise"),
-    # ===== end methods and specifications =====
-    # ===== samples and results =====
+    # --- Samples and results ---
     path("worklist/", views.worklist, name="worklist"),
     path("samples/", views.sample_list, name="samples"),
     path("samples/new/", views.sample_new, name="sample_new"),
@@ -31,17 +30,14 @@ urlpatterns = [
     path("samples/<str:number>/specification/", views.sample_specification, name="sample_specification"),
     path("samples/<str:number>/results/", views.sample_result, name="sample_result"),
     path("results/<str:number>/", views.result_detail, name="result"),
-    # ===== end samples and results =====
-    # ===== OOS investigations =====
+    # --- OOS investigations ---
     path("oos/", views.investigation_list, name="investigations"),
     path("oos/<str:number>/", views.investigation_detail, name="investigation"),
     path("oos/<str:number>/<str:step>/", views.investigation_step, name="investigation_step"),
-    # ===== end OOS investigations =====
-    # ===== stability =====
+    # --- Stability ---
     path("stability/", views.stability_studies, name="stability_studies"),
     path("stability/new/", views.stability_study_new, name="stability_study_new"),
     path("stability/pulls-due/", views.stability_pulls_due, name="stability_pulls_due"),
     path("stability/pulls/<int:pk>/pull/", views.stability_pull, name="stability_pull"),
     path("stability/<str:number>/", views.stability_study, name="stability_study"),
-    # ===== end stability =====
 ]

@@ -26,13 +26,11 @@ from . import models, selectors, services, workflows
 from .domain import criteria, oos, stability
 from .workflows import oos_workflow, specification_workflow
 
-# ===== methods and specifications =====
-
+# --- Methods and specifications ---
 
 
 SPEC_FORM_ROWS = 8  # empty criterion rows a new specification's form offers
 _SPEC_ROW_FIELDS = ("attribute", "method", "criterion", "lower", "upper", "expected", "unit", "decimals")
-
 
 
 def _pk(value) -> int | None:
@@ -253,11 +251,8 @@ def specification_revise(request, number):
     return render(request, "qc/spec_revise.html", {
         "spec": spec, "form": post, "error": error, "status_label": specification_workflow.label(spec.status)},
         status=status)
-# ===== end methods and specifications =====
 
-# ===== samples and results =====
-
-
+# --- Samples and results ---
 
 
 SUBJECT_TYPES = [("batches.batch", "Batch"), ("materials.lot", "Material lot")]  # services.SUBJECT_TYPES
@@ -531,10 +526,8 @@ def result_detail(request, number):
         "limit": selectors.limit_text(result.test), "sample": result.sample,
         "retests": result.retests.all(), "investigation": getattr(result, "investigation", None),
     })
-# ===== end samples and results =====
 
-# ===== OOS investigations =====
-
+# --- OOS investigations ---
 
 
 OOS_BADGES = {"phase_1": "Phase I", "phase_2": "Phase II", "closed": "Closed"}
@@ -640,11 +633,8 @@ def investigation_step(request, number, step):
         return _oos_page(request, selectors.investigation(request.user, number), error=exc.message,
                          status=exc.status, form=request.POST)
     return redirect("qc:investigation", number=number)
-# ===== end OOS investigations =====
 
-# ===== stability =====
-
-
+# --- Stability ---
 
 
 STUDY_COLUMNS = [("Study", "number"), ("Title", "title"), ("Sponsor", "sponsor"), ("Product", "product"),
@@ -800,4 +790,3 @@ def stability_pulls_due(request):
         "overdue": sum(1 for r in rows if r.overdue), "error": error,
         "sponsors": sponsors_selectors.sponsors_for(user).prefetch_related(None),
     }, status=status)
-# ===== end stability =====

@@ -4,7 +4,7 @@ from opencdmo.core.workflows import Transition, Workflow, author_is_not
 
 from .domain import oos
 
-# ===== methods and specifications =====
+# --- Methods and specifications ---
 
 SPECIFICATION_STATES = {
     "draft": "Draft",
@@ -63,9 +63,8 @@ specification_workflow = Workflow(
                         reason_required=True),
     ],
 )
-# ===== end methods and specifications =====
 
-# ===== samples and results =====
+# --- Samples and results ---
 
 SAMPLE_STATES = {
     "registered": "Registered, awaiting receipt",
@@ -134,9 +133,8 @@ result_workflow = Workflow(
                     permission="qc.approve_invalidation", reason_required=True),
     ],
 )
-# ===== end samples and results =====
 
-# ===== OOS investigations =====
+# --- OOS investigations ---
 
 
 OOS_STATES = {
@@ -202,9 +200,8 @@ oos_workflow = Workflow(
                        guards=(phase_two_documented, not_the_original_analyst)),
     ],
 )
-# ===== end OOS investigations =====
 
-# ===== stability =====
+# --- Stability ---
 
 STABILITY_STATES = {"draft": "Draft", "active": "Active", "completed": "Completed", "cancelled": "Cancelled"}
 
@@ -233,4 +230,3 @@ stability_workflow = Workflow(
                              permission="qc.manage_stability", reason_required=True),
     ],
 )
-# ===== end stability =====

@@ -16,10 +16,7 @@ from .workflows import DISPOSITION_STATES, NOTICE_STATES
 
 router = Router(tags=["Disposition"])
 
-# ===== disposition =====
-
-
-
+# --- Disposition ---
 
 
 class PrerequisiteOut(Schema):
@@ -192,10 +189,8 @@ def record_notification(request, number: str, payload: NotificationIn):
     notice = selectors.notice(request.user, number)
     return services.record_notification(request.user, notice, notified_whom=payload.notified_whom,
                                          notification=payload.notification)
-# ===== end disposition =====
 
-# ===== certificates =====
-
+# --- Certificates ---
 
 
 _COA_PDF = {"responses": {200: {"description": "The certificate of analysis (PDF)",
@@ -220,4 +215,3 @@ def get_batch_coa(request, number: str):
 def get_lot_coa(request, number: str):
     require(request.user, certificates.PERMISSION, to="see this")
     return _coa_pdf(certificates.lot_certificate(request.user, number, request=request), number)
-# ===== end certificates =====

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 from opencdmo.core import registry
 from opencdmo.core import selectors as core_selectors
 
-# ===== disposition =====
+# --- Disposition ---
 from opencdmo.core.access import require_to_see
 from opencdmo.core.errors import DomainError
 from opencdmo.core.signatures import SignatureInput
@@ -158,11 +158,8 @@ def notice_detail(request, number):
         "may_notify": user.has_permission("release.notify") and notice.status == "open",
         "signatures": [],
     }, status=status)
-# ===== end disposition =====
 
-# ===== certificates =====
-
-
+# --- Certificates ---
 
 
 def _coa_pdf(pdf: bytes, number: str) -> HttpResponse:
@@ -183,4 +180,3 @@ def lot_coa(request, number):
     """The certificate of analysis of a released material lot, as a PDF download."""
     require_to_see(request.user, certificates.PERMISSION)
     return _coa_pdf(certificates.lot_certificate(request.user, number, request=request), number)
-# ===== end certificates =====
