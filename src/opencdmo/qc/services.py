@@ -1091,13 +1091,6 @@ def retest_refusal(original, actor) -> str | None:
 _OOS_TEXT_MAX = 4000
 
 
-def _oos_text(value, label: str, *, max_length: int = _OOS_TEXT_MAX) -> str:
-    text = str(value or "").strip()
-    if len(text) > max_length:
-        raise errors.RuleViolation(f"{label} is longer than {max_length} characters; shorten it.")
-    return text
-
-
 def _oos_for_update(actor, investigation):
     return scoping.get_scoped(
         models.OosInvestigation.objects.select_for_update().select_related("result", "result__sample"),
@@ -1108,7 +1101,7 @@ def record_phase_one(actor, investigation, *, answers, assignable_cause: str = "
     """OOS-1 Phase I: the laboratory investigation's checklist answers (each {item, answer: yes/no/n.a.,
     note}; items not given keep their answer) and the assignable laboratory cause, if one was found."""
     require(actor, "qc.investigate_oos", to="record the Phase I laboratory investigation")
-    cause = _oos_text(assignable_cause, "The assignable cause", max_length=oos.CAUSE_MAX)
+    cause = _text(assignable_cause, "assignable cause", max_length=oos.CAUSE_MAX)
     if not isinstance(answers, list | tuple):
         raise errors.RuleViolation("Give the checklist answers as a list of item, answer and note.")
     with transaction.atomic():
@@ -1128,8 +1121,8 @@ def record_phase_two(actor, investigation, *, production_review: str, batch_impa
     """OOS-1 Phase II: the review of production (batch record, process, sampling) and the impact
     on this batch and on other batches."""
     require(actor, "qc.investigate_oos", to="record the Phase II investigation")
-    review = _oos_text(production_review, "The production review")
-    impact = _oos_text(batch_impact, "The batch impact")
+    review = _text(production_review, "production review", max_length=_OOS_TEXT_MAX)
+    impact = _text(batch_impact, "batch impact", max_length=_OOS_TEXT_MAX)
     if not (review or impact):
         raise RuleViolation("Write the production review or the batch impact (or both) before saving.")
     with transaction.atomic():
@@ -1152,8 +1145,8 @@ def transition_investigation(actor, investigation, action: str, *, signature=Non
       fails) or `laboratory_error` (found in Phase II: the original result is invalidated)."""
     workflow = workflows.oos_workflow
     transition = workflow.get(action)
-    reason = _oos_text(reason, "The reason", max_length=2000)
-    summary = _oos_text(summary, "The summary")
+    reason = _text(reason, "reason", max_length=2000)
+    summary = _text(summary, "summary", max_length=_OOS_TEXT_MAX)
     if action == "close" and conclusion not in models.OosInvestigation.Conclusion.values:
         raise errors.RuleViolation(
             "Choose the conclusion: OOS confirmed (the original result stands) or laboratory error "
@@ -1229,15 +1222,6 @@ STABILITY_SUBJECT_TYPE = "qc.stabilitystudy"
 MAX_WINDOW_DAYS = 60
 
 
-def _stability_text(value, label: str, max_length: int) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise RuleViolation(f"Give the {label}.")
-    if len(text) > max_length:
-        raise RuleViolation(f"The {label} is longer than {max_length} characters: shorten it.")
-    return text
-
-
 def create_study(actor, *, title: str, product, specification, subject_ref: str, conditions: list[str],
                  time_points: list[int], start_date: dt.date,
                  window_days: int = 7) -> models.StabilityStudy:
@@ -1245,8 +1229,8 @@ def create_study(actor, *, title: str, product, specification, subject_ref: str,
     time points, tested against the product's approved stability specification."""
 
     require(actor, "qc.manage_stability", to="create stability studies")
-    title = _stability_text(title, "title of the study", 200)
-    subject_ref = _stability_text(subject_ref, "batch or lot on study", 64)
+    title = _text(title, "title of the study", max_length=200, required=True)
+    subject_ref = _text(subject_ref, "batch or lot on study", max_length=64, required=True)
     if not isinstance(start_date, dt.date) or isinstance(start_date, dt.datetime):
         raise RuleViolation("Give the start date of the study (YYYY-MM-DD).")
     if not 2000 <= start_date.year <= 2100:
