@@ -55,6 +55,10 @@ class Room(models.Model):
     iso_class_at_rest = models.PositiveSmallIntegerField(null=True, blank=True)
     iso_class_in_operation = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.AT_REST)
+    # The floor plan is the room's rectangle: environmental monitoring places its sampling
+    # locations on it, and ISO 14644-1 counts classification locations from its area.
+    width_m = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    length_m = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+", null=True, blank=True)
@@ -66,6 +70,12 @@ class Room(models.Model):
 
     def __str__(self):
         return f"{self.code} {self.name}"
+
+    @property
+    def floor_area_m2(self):
+        if self.width_m is None or self.length_m is None:
+            return None
+        return self.width_m * self.length_m
 
 
 class RoomCleaning(models.Model):
