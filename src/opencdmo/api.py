@@ -15,6 +15,7 @@ from .core.api import AUTH
 from .core.api import router as core_router
 from .core.errors import DomainError
 from .documents.api import router as documents_router
+from .envmon.api import router as envmon_router
 from .facilities.api import router as facilities_router
 from .identity.api import router as identity_router
 from .materials.api import router as materials_router
@@ -109,6 +110,7 @@ api.add_router("/", processes_router)
 api.add_router("/", batches_router)
 api.add_router("/", identity_router)
 api.add_router("/", qc_router)
+api.add_router("/", envmon_router)
 api.add_router("/", release_router)
 
 

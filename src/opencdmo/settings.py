@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "opencdmo.identity",
     "opencdmo.qc",
     "opencdmo.batches",
+    "opencdmo.envmon",
     "opencdmo.release",
     "opencdmo.demo",
 ]

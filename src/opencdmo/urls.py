@@ -14,6 +14,7 @@ urlpatterns = [
     path("batches/", include("opencdmo.batches.urls")),
     path("identity/", include("opencdmo.identity.urls")),
     path("qc/", include("opencdmo.qc.urls")),
+    path("envmon/", include("opencdmo.envmon.urls")),
     path("release/", include("opencdmo.release.urls")),
     path("", include("opencdmo.core.urls")),
 ]

@@ -16,7 +16,6 @@ from opencdmo.identity.models import TherapyOrder
 from opencdmo.materials import services as materials_services
 from opencdmo.quality import services as quality_services
 from opencdmo.release import selectors, services
-from opencdmo.release.domain.prerequisites import UNMET, Prerequisite
 from opencdmo.release.models import Disposition
 from tests.batches import builders as batches
 from tests.factories import signature
@@ -176,17 +175,10 @@ def test_an_open_oos_investigation_refuses_release(ready):
 
 
 @pytest.mark.django_db
-def test_environmental_monitoring_is_a_hook_and_a_provider_saying_unmet_blocks_release(ready, monkeypatch):
-    assert _states(ready.batch)["Environmental monitoring"] == "not_applicable"
-    room = ready.batch.room.code
-
-    def excursions(batch):
-        return Prerequisite("Environmental monitoring", UNMET, f"Action-level excursion open in {room}.")
-
-    monkeypatch.setattr(selectors, "PREREQUISITE_PROVIDERS", [excursions])
-    assert room in _refused(ready.qa_approver, ready.batch, "Environmental monitoring")
-    monkeypatch.setattr(selectors, "PREREQUISITE_PROVIDERS", [lambda batch: None])
-    assert _decide(ready.qa_approver, ready.batch).status == "released"
+def test_environmental_monitoring_of_a_room_without_a_programme_is_not_applicable(ready):
+    # Each EM state's effect on the disposition: tests/envmon/test_batch_summary.py.
+    em = next(p for p in selectors.batch_prerequisites(ready.batch) if p.name == "Environmental monitoring")
+    assert (em.state, em.detail) == ("not_applicable", f"Room {ready.batch.room.code} has no EM programme.")
 
 
 @pytest.mark.django_db

@@ -156,7 +156,7 @@ def test_the_batch_page_shows_each_prerequisite_coloured_and_a_refusal_names_the
     client = signed_in(qp)
     page = client.get(reverse("release:batch", args=[number])).content.decode()
     assert 'class="prereq-unmet" data-state="unmet"' in page and "Batch record reviewed" in page
-    assert 'data-state="not_applicable"' in page and "Not connected in this version." in page
+    assert 'data-state="not_applicable"' in page and "has no EM programme." in page
     assert "Release conditionally" in page and "Sign: QA Released" in page
     response = client.post(reverse("release:batch", args=[number]),
                            {"decision": "release", "username": qp.username, "password": PASSWORD})

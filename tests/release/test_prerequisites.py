@@ -18,7 +18,7 @@ from opencdmo.release.domain.prerequisites import (
 pytestmark = pytest.mark.req("REL-1")
 
 REVIEWED = Prerequisite("Batch record reviewed", MET, "Reviewed.")
-EM = Prerequisite("Environmental monitoring", NOT_APPLICABLE, "Not connected in this version.")
+EM = Prerequisite("Environmental monitoring", NOT_APPLICABLE, "Room B01 has no EM programme.")
 STERILITY_PENDING = Prerequisite("Release tests", PENDING, "pending Sterility.", conditional=True)
 
 

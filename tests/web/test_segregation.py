@@ -649,10 +649,15 @@ PAGE_PROBES: dict[str, list[Probe]] = {
         Probe("POST", lambda r: f"/release/notices/{_notice(r)}/", _notification)],
     "release/batches/<str:number>/coa.pdf": [Probe("GET", lambda r: f"/release/batches/{_batch(r)}/coa.pdf")],
     "release/lots/<str:number>/coa.pdf": [Probe("GET", lambda r: f"/release/lots/{_released_lot(r)}/coa.pdf")],
+    # --- Environmental monitoring ---
+    "envmon/batches/<str:number>/": [Probe("GET", lambda r: f"/envmon/batches/{_batch(r)}/")],
 }
 
 # Ninja operations (method, path) → the probe that names a sponsor's record through it.
 API_PROBES: dict[tuple[str, str], list[Probe]] = {
+    # --- Environmental monitoring ---
+    ("GET", "/envmon/batches/{number}/summary"): [
+        Probe("GET", lambda r: f"/api/v1/envmon/batches/{_batch(r)}/summary", api=True)],
     # --- Patients and therapy orders ---
     ("GET", "/patients/{number}"): [Probe("GET", lambda r: f"/api/v1/patients/{_patient(r)}", api=True)],
     ("POST", "/patients/{number}/orders"): [
@@ -1060,7 +1065,27 @@ FACILITIES_ROUTES = [
 ]
 
 # Parameterised routes that name no sponsor's record, and why.
+ENVMON_REASON = ("cleanrooms, their sampling locations, plans, EM samples, excursions, alert and action levels "
+                 "and classifications are the CDMO's own (a room is shared by sponsors); the batches an excursion "
+                 "names are listed only as far as the viewer may see their sponsor (tests/envmon)")
+ENVMON_ROUTES = [
+    "envmon/samples/<str:number>/", "envmon/samples/<str:number>/<str:action>/",
+    "envmon/excursions/<str:number>/", "envmon/excursions/<str:number>/acknowledge/",
+    "envmon/rooms/<str:room>/programme/", "envmon/rooms/<str:room>/programme/<str:action>/",
+    "envmon/rooms/<str:code>/", "envmon/locations/<str:code>/", "envmon/levels/<str:number>/",
+    "envmon/levels/<str:number>/edit/", "envmon/classifications/<str:number>/",
+    "envmon/classifications/<str:number>/readings/", "envmon/classifications/<str:number>/pdf/",
+    ("POST", "/envmon/locations/{code}/retire"), ("POST", "/envmon/rooms/{code}/floor-plan"),
+    ("POST", "/envmon/plans/{plan_id}/retire"), ("GET", "/envmon/samples/{number}"),
+    ("POST", "/envmon/samples/{number}/{action}"), ("GET", "/envmon/excursions/{number}"),
+    ("POST", "/envmon/excursions/{number}/acknowledge"), ("GET", "/envmon/rooms/{code}/trend"),
+    ("GET", "/envmon/level-sets/{number}"), ("PATCH", "/envmon/level-sets/{number}"),
+    ("POST", "/envmon/level-sets/{number}/{action}"), ("GET", "/envmon/classifications/{number}"),
+    ("POST", "/envmon/classifications/{number}/readings"), ("POST", "/envmon/classifications/{number}/{action}"),
+]
+
 NOT_SPONSOR_SCOPED = {
+    **dict.fromkeys(ENVMON_ROUTES, ENVMON_REASON),
     "users/<str:username>/": "user accounts are CDMO-wide; sponsor access changes are probed in BODY_PROBES",
     ("POST", "/users/{username}/unlock"): "user accounts are CDMO-wide (system administrators)",
     ("POST", "/users/{username}/deactivate"): "user accounts are CDMO-wide (system administrators)",

@@ -10,6 +10,9 @@ from tests.batches import test_record_json as _batches_record_json  # noqa: F401
 from tests.batches import test_record_pdf as _batches_record_pdf  # noqa: F401
 from tests.batches import test_review as _batches_review  # noqa: F401
 from tests.documents import test_pages as _documents_pages  # noqa: F401  (documents' page and API view tests)
+from tests.envmon import test_levels_pages as _envmon_levels_pages  # noqa: F401  (EM levels, classification)
+from tests.envmon import test_room_pages as _envmon_room_pages  # noqa: F401  (EM trends, report, batch summary)
+from tests.envmon import test_sampling_pages as _envmon_sampling_pages  # noqa: F401  (EM programme and samples)
 from tests.facilities import test_api_access as _facilities_api  # noqa: F401  (facilities' view tests)
 from tests.facilities import test_pages as _facilities_pages  # noqa: F401
 from tests.identity import test_custody_api as _custody_api  # noqa: F401  (chain of custody's view tests)

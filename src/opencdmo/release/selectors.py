@@ -2,7 +2,6 @@
 Always scoped to the sponsors the user may see."""
 
 import datetime as dt
-from collections.abc import Callable
 
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
@@ -16,6 +15,7 @@ from opencdmo.core.errors import NotFound
 from opencdmo.core.models import Signature
 from opencdmo.core.scoping import get_scoped, scoped
 from opencdmo.core.tasks import Task
+from opencdmo.envmon import selectors as envmon_selectors
 from opencdmo.identity import selectors as identity_selectors
 from opencdmo.identity.models import TherapyOrder
 from opencdmo.materials import selectors as material_selectors
@@ -33,11 +33,6 @@ VIEW = "release.view"
 BATCH, LOT = "batches.batch", "materials.lot"
 SUBJECT_LABELS = {BATCH: "Batch", LOT: "Material lot"}
 CLOSED_DEVIATION = ("closed", "cancelled")
-
-# Prerequisites a layer above adds to a batch's disposition (the environmental-monitoring issue:
-# open excursions in the batch's room while it was made). Each takes the batch and returns a
-# Prerequisite, or None when it has nothing to say about this batch.
-PREREQUISITE_PROVIDERS: list[Callable[[Batch], Prerequisite | None]] = []
 
 
 def _in_sentence(label: str) -> str:
@@ -185,9 +180,13 @@ def _chain_of_identity(batch: Batch) -> Prerequisite:
                         _url("identity:order", order.number) if order else "")
 
 
-def _environment(batch: Batch) -> list[Prerequisite]:
-    found = [p for provider in PREREQUISITE_PROVIDERS if (p := provider(batch)) is not None]
-    return found or [Prerequisite("Environmental monitoring", NOT_APPLICABLE, "Not connected in this version.")]
+def _environment(batch: Batch) -> Prerequisite:
+    """The room's environmental monitoring while the batch was made (envmon.selectors.batch_em_summary):
+    samples still to read or excursions to acknowledge may wait for a conditional release; an open
+    action excursion naming the batch, or a room sampled not once, never."""
+    summary = envmon_selectors.batch_em_summary(batch)
+    return Prerequisite("Environmental monitoring", summary.state, summary.detail, "#environmental-monitoring",
+                        conditional=summary.state == PENDING)
 
 
 def batch_prerequisites(batch: Batch) -> list[Prerequisite]:
@@ -199,7 +198,7 @@ def batch_prerequisites(batch: Batch) -> list[Prerequisite]:
         _deviations(batch, BATCH),
         _materials(batch),
         _chain_of_identity(batch),
-        *_environment(batch),
+        _environment(batch),
     ]
 
 

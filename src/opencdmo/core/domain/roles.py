@@ -59,17 +59,18 @@ _STAFF_READ = {
     "identity.view_storage",
     "qc.view",
     "release.view",
+    "envmon.view",
 }
 
 # The laboratory bench: samples in and out, results entered, stability pulls taken.
-_QC_BENCH = {"qc.handle_samples", "qc.enter_results", "qc.pull_stability"}
+_QC_BENCH = {"qc.handle_samples", "qc.enter_results", "qc.pull_stability", "envmon.sample", "envmon.read_plates"}
 
 # Hands that move patient material inside the CDMO, and the second person at its critical handoffs.
 _CUSTODY = {"identity.custody", "identity.verify_custody"}
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.OPERATOR: frozenset(_STAFF_READ | {"facilities.clean", "facilities.line_clearance", "materials.issue",
-                                           "batches.execute", "batches.verify"} | _CUSTODY),
+                                           "batches.execute", "batches.verify", "envmon.sample"} | _CUSTODY),
     Role.SUPERVISOR: frozenset(
         _STAFF_READ
         | {
@@ -96,6 +97,7 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "batches.hold",
             "identity.ship",
             "identity.manage_storage",
+            "envmon.sample",
         }
         | _CUSTODY
     ),
@@ -104,13 +106,13 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
                        "materials.manage_master_data", "identity.ship", "identity.manage_storage"} | _CUSTODY
     ),
     Role.QC_ANALYST: frozenset(_STAFF_READ | _CUSTODY | _QC_BENCH),
-    # The QC reviewer is also the laboratory's specification author, OOS investigator and
-    # stability coordinator.
+    # The QC reviewer is also the laboratory's specification author, OOS investigator,
+    # stability coordinator and environmental monitoring coordinator.
     Role.QC_REVIEWER: frozenset(
         _STAFF_READ | _QC_BENCH
         | {"documents.author", "quality.investigate", "quality.manage_capa", "quality.propose_change",
            "qc.review_results", "qc.manage_methods", "qc.author_specifications", "qc.investigate_oos",
-           "qc.manage_stability"}
+           "qc.manage_stability", "envmon.manage_programme", "envmon.review"}
     ),
     Role.QA_SPECIALIST: frozenset(
         _STAFF_READ
@@ -151,6 +153,9 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "qc.author_specifications",
             "release.prepare",
             "release.notify",
+            "envmon.manage_programme",
+            "envmon.review",
+            "envmon.acknowledge_excursions",
         }
     ),
     Role.QA_APPROVER: frozenset(
@@ -187,6 +192,8 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
             "release.prepare",
             "release.decide",
             "release.notify",
+            "envmon.approve",
+            "envmon.acknowledge_excursions",
         }
     ),
     # The planner is the CDMO's case manager: books collections and records what the treatment
