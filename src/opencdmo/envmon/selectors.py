@@ -426,15 +426,16 @@ def _summary_state(summary: BatchEmSummary, has_plan: bool) -> tuple[str, str]:
 
 
 def batch_em_summary(batch: Batch) -> BatchEmSummary:
-    """The batch's EM status, aggregated in the database over the room and its window (started →
-    completed, or now while it runs)."""
+    """The batch's EM status, aggregated in the database over the room, the grade A zones in it,
+    and the batch's window (started → completed, or now while it runs)."""
     room_ = batch.room
+    rooms = Room.objects.filter(Q(pk=room_.pk) | Q(within=room_.pk)).values("pk")  # a subquery, not a query
     start = batch.started_at
     end = batch.completed_at or clock.now()
     summary = BatchEmSummary(batch, room_, start, end if start else None, PENDING, "")
-    has_plan = Plan.objects.filter(location__room=room_, is_active=True).exists()
+    has_plan = Plan.objects.filter(location__room__in=rooms, is_active=True).exists()
     if start is not None:
-        in_window = (EmSample.objects.filter(room=room_, collected_at__gte=start, collected_at__lte=end)
+        in_window = (EmSample.objects.filter(room__in=rooms, collected_at__gte=start, collected_at__lte=end)
                      .exclude(status__in=NOT_COUNTED))
         for sample_type, level, read, unread in (
                 in_window.values("sample_type", "level").order_by()
@@ -446,7 +447,7 @@ def batch_em_summary(batch: Batch) -> BatchEmSummary:
             summary.unread += unread
         naming = Excursion.batches.through.objects.filter(excursion_id=OuterRef("pk"), batch_id=batch.pk)
         touching = (Excursion.objects.annotate(names_batch=Exists(naming))
-                    .filter(Q(names_batch=True) | Q(room=room_, sample__collected_at__gte=start,
+                    .filter(Q(names_batch=True) | Q(room__in=rooms, sample__collected_at__gte=start,
                                                     sample__collected_at__lte=end))
                     .exclude(status__in=("invalidated", "cancelled")).select_related("deviation", "location")
                     .order_by("created_at", "id"))
@@ -781,8 +782,10 @@ def classification_tasks(user) -> list:
 
 def batches_in_room(room, start, end):
     """The batches processed in `room` at some moment of [start, end]: started by its end and not
-    completed before its start (a batch still running counts)."""
-    return (Batch.objects.filter(room=room, started_at__isnull=False, started_at__lte=end)
+    completed before its start (a batch still running counts). A zone's batches are those of the
+    room it stands in."""
+    rooms = [room.pk] if room.within_id is None else [room.pk, room.within_id]
+    return (Batch.objects.filter(room__in=rooms, started_at__isnull=False, started_at__lte=end)
             .filter(Q(completed_at__isnull=True) | Q(completed_at__gte=start)).order_by("started_at", "id"))
 
 

@@ -37,6 +37,8 @@ ROOMS = [
     ("QCL", "U-301", "QC laboratory", "U", "in_operation"),
 ]
 
+ZONES = {"A-BSC-101": "B-101", "A-BSC-102": "B-101"}  # grade A zone → the room it stands in
+
 ROOM_STATUS_REASONS = {
     "in_operation": "routine production per the campaign schedule",
     "maintenance": "HVAC terminal HEPA filter replacement (work order WO-2291)",
@@ -57,8 +59,10 @@ def seed(users: dict, sponsors: dict, *, password: str) -> None:
     with days_ago(200, 8):
         site = services.create_site(admin, code="S1", name="OpenCDMO demo site", address="1 Cleanroom Way")
         areas = {code: services.create_area(admin, site=site, code=code, name=name) for code, name in AREAS}
-        rooms = {code: services.create_room(admin, area=areas[area], code=code, name=name, grade=grade)
-                 for area, code, name, grade, _ in ROOMS}
+        rooms = {}
+        for area, code, name, grade, _ in ROOMS:
+            rooms[code] = services.create_room(admin, area=areas[area], code=code, name=name, grade=grade,
+                                               within=rooms.get(ZONES.get(code)))
 
     # (asset id, name, class, room, calibration days, tolerance, maintenance days, clean hold h, manufacturer)
     assets = [

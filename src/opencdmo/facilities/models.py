@@ -59,6 +59,10 @@ class Room(models.Model):
     # locations on it, and ISO 14644-1 counts classification locations from its area.
     width_m = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     length_m = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    # A grade A zone (a biosafety cabinet, an isolator) stands in a room: the batches made in the
+    # room are made in its zones too, and the zone's monitoring bears on them.
+    within = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="zones",
+                               help_text="the room this zone stands in")
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey("core.User", on_delete=models.PROTECT, related_name="+", null=True, blank=True)

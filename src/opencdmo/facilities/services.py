@@ -179,8 +179,9 @@ def _iso_class(value, label: str) -> int | None:
 
 @transaction.atomic
 def create_room(actor, *, area: Area, code: str, name: str, grade: str, iso_class_at_rest=None,
-                iso_class_in_operation=None) -> Room:
-    """A room with its cleanroom grade; ISO classes not given are those of the grade (A1-4)."""
+                iso_class_in_operation=None, within: Room | None = None) -> Room:
+    """A room with its cleanroom grade; ISO classes not given are those of the grade (A1-4).
+    A zone (a grade A cabinet or isolator) names the room it stands in."""
     require(actor, "facilities.manage_rooms")
     code = _code(code, "Room code", max_length=16).upper()
     name = _text(name, "Room name", required=True)
@@ -197,7 +198,12 @@ def create_room(actor, *, area: Area, code: str, name: str, grade: str, iso_clas
         raise RuleViolation(" ".join(problems))
     if Room.objects.filter(code__iexact=code).exists():
         raise Conflict(f"A room with code {code} exists already.")
-    return _create(actor, Room(area=Area.objects.get(pk=area.pk), code=code, name=name, grade=grade,
+    if within is not None:
+        within = Room.objects.get(pk=within.pk)
+        if within.within_id is not None:
+            raise RuleViolation(f"{within} is itself a zone of {within.within.code}: a zone stands in a room, "
+                                "not in another zone.")
+    return _create(actor, Room(area=Area.objects.get(pk=area.pk), code=code, name=name, grade=grade, within=within,
                                iso_class_at_rest=at_rest, iso_class_in_operation=in_operation,
                                status=room_workflow.initial, created_at=clock.now(), created_by=actor))
 
