@@ -12,7 +12,7 @@ from opencdmo.batches.models import Batch
 from opencdmo.core import clock
 from opencdmo.core.domain.roles import Role
 from opencdmo.envmon import selectors
-from opencdmo.envmon.models import Excursion
+from opencdmo.envmon.models import EmSample, Excursion
 from opencdmo.quality import services as quality_services
 from opencdmo.quality.models import Deviation
 from opencdmo.release import selectors as release_selectors
@@ -100,6 +100,14 @@ def test_pending_until_an_alert_excursion_in_the_window_is_acknowledged(em):
     summary = selectors.batch_em_summary(batch)
     assert summary.state == "pending" and excursion.number in summary.detail
     Excursion.objects.filter(pk=excursion.pk).update(acknowledged_at=clock.now(), acknowledged_by=user)
+    assert selectors.batch_em_summary(batch).state == "met"
+
+
+def test_an_alert_on_an_invalidated_sample_no_longer_holds_the_batch(em):
+    user, _, _, batch, _ = em
+    (alert, _) = _samples(em, [12, 1], clock.now() - 4 * DAY)
+    builders.excursion(alert, user, kind=Excursion.Kind.ALERT)
+    EmSample.objects.filter(pk=alert.pk).update(status="invalidated")
     assert selectors.batch_em_summary(batch).state == "met"
 
 

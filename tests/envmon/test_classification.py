@@ -148,6 +148,18 @@ def test_the_performer_cannot_approve_and_approval_is_signed(people, make_user):
     assert c.status == "approved"
 
 
+@pytest.mark.req("P11-1")
+def test_whoever_took_a_reading_cannot_approve(people, make_user):
+    both = make_user("qa.reader", Role.QC_REVIEWER, Role.QA_APPROVER)
+    c = plan(people, builders.room("EM-SMALL", grade="B", width="2", length="1"), state="in_operation")
+    read_all(people, c)
+    services.record_reading(both, c, point=1, size=selectors.classification_sizes(c)[0],
+                            volume_litres=c.sample_volume_litres, count=0)
+    c = services.complete_classification(people["planner"], c)
+    with pytest.raises(RuleViolation, match="you performed"):
+        services.transition_classification(both, c, "approve", signature=signature(both, "Approved"))
+
+
 @pytest.mark.req("A1-6")
 def test_a_room_is_due_6_or_12_months_after_its_last_approved_classification(people, fake_clock):
     b_room = builders.room("EM-SMALL", grade="B", width="2", length="1")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from opencdmo.envmon.domain.nelson import RULES, Signal, baseline, repeated_excursions, signals
+from opencdmo.envmon.domain.nelson import RULES, Signal, adverse_signals, baseline, repeated_excursions, signals
 
 BACKGROUND = [-1.5, 0.5, 0.8, -0.5] * 3  # 12 points, ends within 1σ below the mean
 START = len(BACKGROUND)  # index of the first point of the pattern under test
@@ -153,3 +153,24 @@ def test_repeated_excursions_with_another_count_or_window():
     times = [AT, AT + timedelta(days=5)]
     assert repeated_excursions(times, count=2, days=7)
     assert not repeated_excursions(times, count=2, days=4)
+
+
+@pytest.mark.req("STAT-3")
+def test_clean_colony_counts_are_no_adverse_trend():
+    """A lone colony, nine clean plates after it, fifteen flat ones: plain Nelson flags these
+    (rules 1, 2, 7); for EM they are no rise in contamination and raise nothing."""
+    clean = [0.0] * 20 + [1.0] + [0.0] * 15
+    assert {s.rule for s in signals(clean)} >= {1, 2}
+    assert adverse_signals(clean, counts=True) == []
+    assert adverse_signals([2.0, 1.0] * 10, counts=True) == []  # alternating (rule 4) is not a rise
+
+
+@pytest.mark.req("STAT-3")
+def test_a_rise_in_counts_is_an_adverse_trend():
+    rising = [0.0, 1.0, 0.0, 0.0, 1.0, 0.0] * 3 + [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    found = {(s.rule, s.index) for s in adverse_signals(rising, counts=True)}
+    assert {(1, 22), (3, 23)} <= found  # 4 CFU beyond 3σ (σ ≥ 1 for counts), then six increasing
+    falling = [0.0, 1.0, 0.0, 0.0, 1.0, 0.0] * 3 + [6.0, 5.0, 4.0, 3.0, 2.0, 1.0]
+    assert 3 not in [s.rule for s in adverse_signals(falling, counts=True)]
+    above = [1.0, 0.0] * 8 + [2.0] * 9  # nine in a row above the mean
+    assert 2 in [s.rule for s in adverse_signals(above, counts=True)]

@@ -158,6 +158,20 @@ def test_per_batch_plans_are_due_for_each_running_batch_in_the_room(p, fake_cloc
     assert _due(plan) == []
 
 
+def test_per_batch_plans_of_a_zone_are_due_for_the_batches_of_its_room(p, fake_clock):
+    zone = facilities_services.create_room(p.world.supervisor, area=p.room.area, code="EMBSC", name="BSC in suite",
+                                           grade="A", within=p.room)
+    facilities_services.transition_room(p.world.supervisor, zone, "in_operation", reason="aseptic processing")
+    location = b.location(p, "BSC-1", room=zone, types=("settle_plate",))
+    plan = services.create_plan(p.coordinator, location, sample_type="settle_plate", frequency="per_batch",
+                                state="in_operation")
+    now = fake_clock()
+    running = b.batch_between(p, now - dt.timedelta(hours=2), None)  # made in the room the cabinet stands in
+    assert [d.batch for d in _due(plan)] == [running]
+    b.plate(p, location, "settle_plate", plan=plan, batch=running)
+    assert _due(plan) == []
+
+
 def test_plans_are_due_in_their_room_state_only(p, fake_clock):
     operating = _plan(p, "daily")
     resting = services.create_plan(p.coordinator, operating.location, sample_type="settle_plate", frequency="daily",

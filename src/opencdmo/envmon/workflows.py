@@ -91,8 +91,8 @@ CLASSIFICATION_STATES = {
 
 
 def approver_did_not_perform(classification, actor):
-    """Segregation of duties: whoever took the readings does not approve them."""
-    if classification.performed_by_id == actor.pk:
+    """Segregation of duties: whoever took a reading or completed the classification does not approve it."""
+    if classification.performed_by_id == actor.pk or classification.readings.filter(recorded_by=actor).exists():
         return f"Segregation of duties: you performed {classification}, so someone else must approve it."
     return None
 

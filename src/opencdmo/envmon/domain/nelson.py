@@ -73,6 +73,24 @@ def signals(values: Sequence[float], *, mean: float | None = None, sigma: float 
     return sorted(found, key=lambda signal: (signal.index, signal.rule))
 
 
+# What makes a trend adverse for environmental monitoring: contamination rising. Rules 4, 7 and 8
+# (alternation, too little variation, mixture) speak of the measurement, not of a dirtier room.
+ADVERSE_RULES = (1, 2, 3, 5, 6)
+
+
+def adverse_signals(values: Sequence[float], *, counts: bool = False) -> list[Signal]:
+    """The signals of a rise: rules 1, 2, 5 and 6 above the mean, rule 3 increasing. For colony
+    counts σ is at least √mean and at least 1 (Poisson counting), so a lone colony on a clean
+    series is judged by the alert and action levels, not flagged as a trend as well."""
+    points = _points(values)
+    mean, sigma = baseline(points)
+    if counts:
+        sigma = max(sigma, mean ** 0.5, 1.0)
+    return [s for s in signals(points, mean=mean, sigma=sigma)
+            if s.rule in ADVERSE_RULES
+            and (points[s.index] > points[s.index - 1] if s.rule == 3 else points[s.index] > mean)]
+
+
 def repeated_excursions(times, *, count: int = 3, days: int = 30) -> bool:
     """Did the last `count` alert-or-worse results at one location (ascending datetimes) fall within `days`?"""
     recent = list(times)[-count:]
