@@ -13,6 +13,7 @@ from opencdmo.core.errors import DomainError
 from opencdmo.core.models import User
 from opencdmo.core.signatures import SignatureInput
 from opencdmo.documents import demo as documents_demo
+from opencdmo.envmon import demo as envmon_demo
 from opencdmo.facilities import demo as facilities_demo
 from opencdmo.identity import demo as identity_demo
 from opencdmo.materials import demo as materials_demo
@@ -141,6 +142,8 @@ class Command(BaseCommand):
         batches_demo.seed(users, sponsors, password=DEMO_PASSWORD, patients=[order.coi for order in orders])
         car_t, aav = release_demo.batches_on_test()
         laboratory = qc_demo.seed_laboratory(users, sponsors, password=DEMO_PASSWORD, car_t=car_t, aav=aav)
+        # The rooms' monitoring before the dispositions, so each shows its batch's EM status.
+        envmon_demo.seed(users, password=DEMO_PASSWORD, car_t=car_t)
         dispositions = release_demo.seed(users, sponsors, password=DEMO_PASSWORD, car_t=car_t, aav=aav)
         # One account locked by repeated wrong passwords, as a real attack would leave it.
         for _ in range(5):
