@@ -51,14 +51,14 @@ def location(p: Programme, code: str = "B-L1", *, room=None, types=("contact_pla
                                     y="40", sample_types=list(types))
 
 
-def plate(p: Programme, loc, sample_type: str = "contact_plate", *, state: str = "in_operation", **fields):
+def plate(p: Programme, loc, sample_type: str = "contact_plate", *, state: str = "in_operation", by=None, **fields):
     fields.setdefault("media_lot", "TSA-2026-01")
     if sample_type == "settle_plate":
         fields.setdefault("exposure_minutes", 240)
     if sample_type == "active_air":
         fields.setdefault("volume_litres", "1000")
         fields.setdefault("instrument", p.air_sampler)
-    return services.collect_sample(p.sampler, location=loc, sample_type=sample_type, state=state, **fields)
+    return services.collect_sample(by or p.sampler, location=loc, sample_type=sample_type, state=state, **fields)
 
 
 def read(p: Programme, sample, count: int, clock):

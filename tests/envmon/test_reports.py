@@ -24,7 +24,7 @@ FEBRUARY = dt.date(2026, 2, 1)
 
 @pytest.fixture
 def month(db, fake_clock, sponsor_a, make_user):
-    user = make_user("em.reviewer", Role.QC_REVIEWER)
+    user = make_user("em.reviewer", Role.QC_REVIEWER, sponsors=[sponsor_a])
     room = builders.room("EM-B20", grade="B")
     loc, *_ = builders.locations(room, user, 2, sample_types=("settle_plate", "contact_plate"))
     builders.level_set(user, "B", "settle_plate", 2, 4)

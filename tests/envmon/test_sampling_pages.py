@@ -106,7 +106,7 @@ class TestCollecting(TestCollectForm):
 
     def data(self, world, user):
         return {"location": _location(world).code, "type": "contact_plate", "state": "in_operation",
-                "media_lot": "TSA-1", "form_id": "f" * 32}
+                "media_lot": "TSA-1", "submission_id": "f" * 32}
 
 
 class TestIncubating(_Page):
@@ -330,7 +330,7 @@ def test_a_double_submitted_collection_records_one_sample(p):
     loc = b.location(p)
     client = signed_in(p.sampler)
     form = {"location": loc.code, "type": "contact_plate", "state": "in_operation", "media_lot": "TSA-1",
-            "form_id": "a" * 32}
+            "submission_id": "a" * 32}
     first = client.post(reverse("envmon:collect"), form)
     second = client.post(reverse("envmon:collect"), form)
     assert first.status_code == second.status_code == 302
@@ -372,4 +372,4 @@ def test_the_worklist_shows_due_samples_by_room_and_plates_to_read(p, fake_clock
     tasks = _text(signed_in(p.sampler).get(reverse("core:home")))
     assert f"Take the settle plate at {loc.code}" in tasks
     form = _text(signed_in(p.sampler).get(reverse("envmon:collect"), {"location": loc.code, "type": "settle_plate"}))
-    assert 'name="form_id"' in form and '<option value="settle_plate" selected>' in form
+    assert 'name="submission_id"' in form and '<option value="settle_plate" selected>' in form

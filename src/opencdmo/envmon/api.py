@@ -22,6 +22,27 @@ router = Router(tags=["Environmental monitoring"])
 # --- Locations, plans, samples, excursions ---
 
 
+def _seen(context, batches) -> selectors.BatchesSeen:
+    """The batches as the caller may see them: those of its sponsors named, the others counted."""
+    return selectors.batches_seen(context["request"].user, batches)
+
+
+class _NamesBatch(Schema):
+    """A record that may name one batch: its number if the caller may see it, else only the flag."""
+
+    batch: str | None = Field(None, description="the batch's number, if of a sponsor assigned to the caller")
+    batch_of_other_sponsor: bool = False
+
+    @staticmethod
+    def resolve_batch(obj, context) -> str | None:
+        seen = _seen(context, [obj.batch])
+        return seen.shown[0].number if seen.shown else None
+
+    @staticmethod
+    def resolve_batch_of_other_sponsor(obj, context) -> bool:
+        return bool(_seen(context, [obj.batch]).hidden)
+
+
 class LocationOut(Schema):
     code: str
     name: str
@@ -70,7 +91,7 @@ class PlanIn(Schema):
     state: str = Field(max_length=16)
 
 
-class DueOut(Schema):
+class DueOut(_NamesBatch):
     plan: int = Field(alias="plan.pk")
     room: str = Field(alias="room.code")
     location: str = Field(alias="location.code")
@@ -78,10 +99,9 @@ class DueOut(Schema):
     state: str = Field(alias="plan.state")
     frequency: str = Field(alias="plan.frequency")
     since: dt.datetime | None
-    batch: str | None = Field(None, alias="batch.number")
 
 
-class SampleOut(Schema):
+class SampleOut(_NamesBatch):
     number: str
     status: str
     room: str = Field(alias="room.code")
@@ -89,7 +109,6 @@ class SampleOut(Schema):
     grade: str
     sample_type: str
     state: str
-    batch: str | None = Field(None, alias="batch.number")
     collected_at: dt.datetime
     count: int | None
     value: Decimal | None
@@ -118,6 +137,8 @@ class CollectIn(Schema):
     instrument: str = Field("", max_length=32, description="the instrument's asset id")
     count: int | None = Field(None, ge=0, le=10**9)
     comment: str = Field("", max_length=2000)
+    submission_id: str = Field("", max_length=64, description="a fresh id per sample: a retry with the same id "
+                               "returns the sample recorded; other data under it is refused (409)")
 
 
 class SampleActionIn(Schema):
@@ -141,12 +162,17 @@ class ExcursionOut(Schema):
     window_start: dt.datetime
     window_end: dt.datetime
     deviation: str | None = Field(None, alias="deviation.number")
-    batches: list[str]
+    batches: list[str] = Field(description="the batches in the room named, of the sponsors assigned to the caller")
+    other_sponsor_batches: int = Field(0, description="how many more batches it names, of other sponsors")
     assessment: str
 
     @staticmethod
-    def resolve_batches(excursion) -> list[str]:
-        return [b.number for b in excursion.batches.all()]
+    def resolve_batches(excursion, context) -> list[str]:
+        return [b.number for b in _seen(context, excursion.batches.all()).shown]
+
+    @staticmethod
+    def resolve_other_sponsor_batches(excursion, context) -> int:
+        return _seen(context, excursion.batches.all()).hidden
 
 
 class ExcursionFilter(Schema):
@@ -242,7 +268,8 @@ def em_collect(request, payload: CollectIn):
         request.user, location=_found(Location, "location", code=payload.location.upper()),
         sample_type=payload.sample_type, state=payload.state, plan=payload.plan, batch=payload.batch or None,
         media_lot=payload.media_lot, exposure_minutes=payload.exposure_minutes, volume_litres=payload.volume_litres,
-        instrument=payload.instrument or None, count=payload.count, comment=payload.comment))
+        instrument=payload.instrument or None, count=payload.count, comment=payload.comment,
+        submission_id=payload.submission_id))
 
 
 @router.get("/envmon/samples/{number}", response=SampleOut, summary="An EM sample")

@@ -65,9 +65,11 @@ class MonthlyReport:
     rooms: list[RoomMonth]
 
 
-def monthly_report(month: dt.date, *, room: Room | None = None, with_charts: bool = True) -> MonthlyReport:
+def monthly_report(month: dt.date, *, room: Room | None = None, with_charts: bool = True,
+                   user=None) -> MonthlyReport:
     """Per room sampled in the month: the results by type and level, the excursions with their
-    deviations and batches, the organisms identified and a trend chart per sample type."""
+    deviations and the batches `user` may see (the others counted, not named), the organisms
+    identified and a trend chart per sample type."""
     start, end = _month_window(month)
     found = selectors.results().filter(collected_at__gte=start, collected_at__lt=end)
     rooms = [room] if room else list(Room.objects.filter(pk__in=found.values("room_id")).order_by("code"))
@@ -83,6 +85,7 @@ def monthly_report(month: dt.date, *, room: Room | None = None, with_charts: boo
                                            sample__collected_at__lt=end)
                   .select_related("deviation", "location", "sample").prefetch_related("batches")
                   .order_by("sample__collected_at", "id"))
+    excursions = selectors.with_batches_seen(user, excursions)
     organisms = (Identification.objects.filter(sample__room__in=rooms, sample__collected_at__gte=start,
                                                sample__collected_at__lt=end)
                  .values("sample__room_id", "organism").order_by("organism").annotate(samples=Count("sample", distinct=True)))
@@ -104,7 +107,7 @@ def monthly_report(month: dt.date, *, room: Room | None = None, with_charts: boo
 def monthly_report_pdf(user, month: dt.date, *, room: Room | None = None, request=None) -> bytes:
     """The monthly report as PDF; its issue is audited with the SHA-256 of the file handed out."""
     require(user, REPORT_PERMISSION, to="issue the EM monthly report")
-    report = monthly_report(month, room=room)
+    report = monthly_report(month, room=room, user=user)
     now = clock.now()
     pdf = render_pdf(MONTHLY_TEMPLATE, {"report": report, "title": report_title(month, room),
                                         "generated_by": user.full_name, "generated_at": local_time(now)},

@@ -15,7 +15,7 @@ from opencdmo.batches.models import Batch
 from opencdmo.core import clock
 from opencdmo.core.access import require_to_see
 from opencdmo.core.errors import NotFound, RuleViolation
-from opencdmo.core.scoping import get_scoped
+from opencdmo.core.scoping import get_scoped, scoped
 from opencdmo.core.tasks import Task
 from opencdmo.facilities.models import Grade, Room
 
@@ -83,8 +83,7 @@ def limits_in_force(room: Room, sample_type: str, state: str) -> LimitsInForce:
 # --- Trends, heat map, batch summary ---
 
 # A result counts once read (it has a value) and until it is invalidated.
-NOT_COUNTED = ("invalidated", "cancelled")
-CLOSED_EXCURSION = ("closed", "invalidated", "cancelled")
+NOT_COUNTED = ("invalidated",)
 CLOSED_DEVIATION = ("closed", "cancelled")  # quality's final deviation states
 TREND_WINDOWS = {"30d": ("30 days", 30), "90d": ("90 days", 90), "1y": ("1 year", 365)}
 DEFAULT_TREND_DAYS = 90
@@ -314,7 +313,9 @@ def rooms_overview(*, sort: str = "code") -> list[dict]:
     """Every classified room with its open action excursions, alerts in the last 30 days and the
     time of its last result (three grouped queries)."""
     since = clock.now() - dt.timedelta(days=HEAT_MAP_DAYS)
-    open_actions = dict(Excursion.objects.filter(kind=Excursion.Kind.ACTION).exclude(status__in=CLOSED_EXCURSION)
+    # an action excursion stays open until its deviation closes
+    open_actions = dict(Excursion.objects.filter(kind=Excursion.Kind.ACTION)
+                        .exclude(deviation__status__in=CLOSED_DEVIATION)
                         .values("room_id").annotate(n=Count("id")).values_list("room_id", "n"))
     alerts = dict(results().filter(level=programme.ALERT, collected_at__gte=since).values("room_id")
                   .annotate(n=Count("id")).values_list("room_id", "n"))
@@ -449,7 +450,7 @@ def batch_em_summary(batch: Batch) -> BatchEmSummary:
         touching = (Excursion.objects.annotate(names_batch=Exists(naming))
                     .filter(Q(names_batch=True) | Q(room__in=rooms, sample__collected_at__gte=start,
                                                     sample__collected_at__lte=end))
-                    .exclude(status__in=("invalidated", "cancelled")).select_related("deviation", "location")
+                    .exclude(sample__status__in=NOT_COUNTED).select_related("deviation", "location")
                     .order_by("created_at", "id"))
         summary.excursions = [ExcursionLine(x, x.names_batch) for x in touching]
     summary.state, summary.detail = _summary_state(summary, has_plan)
@@ -555,7 +556,7 @@ def level_history(grade: str, room: Room | None, sample_type: str, state: str, s
     """Every read, valid result of this scope in [start, end): the history levels are computed from."""
     samples = (EmSample.objects.filter(grade=grade, sample_type=sample_type, state=state, value__isnull=False,
                                        collected_at__gte=start, collected_at__lt=end)
-               .exclude(status__in=("invalidated", "cancelled")))
+               .exclude(status__in=NOT_COUNTED))
     if room is not None:
         samples = samples.filter(room=room)
     return list(samples.order_by("collected_at").values_list("value", flat=True))
@@ -790,6 +791,49 @@ def batches_in_room(room, start, end):
 
 
 @dataclass(frozen=True)
+class BatchesSeen:
+    """The batches of a list that a user may see, and how many of other sponsors it leaves out: EM
+    records are the CDMO's, the batches they name are their sponsors' (never a hidden batch's number)."""
+
+    shown: list
+    hidden: int
+
+    @property
+    def others(self) -> str:
+        if not self.hidden:
+            return ""
+        return "1 batch of another sponsor" if self.hidden == 1 else f"{self.hidden} batches of other sponsors"
+
+    @property
+    def text(self) -> str:
+        """'B-1, B-2 and 1 batch of another sponsor', '—' for none."""
+        numbers = ", ".join(b.number for b in self.shown)
+        return " and ".join(part for part in (numbers, self.others) if part) or "—"
+
+
+def visible_batch_ids(user, batch_ids) -> set[int]:
+    """Of these batches, those of the sponsors assigned to the user (one query for a whole page)."""
+    return set(scoped(Batch, user).filter(pk__in=set(batch_ids)).values_list("pk", flat=True))
+
+
+def batches_seen(user, batches, visible: set[int] | None = None) -> BatchesSeen:
+    batches = [b for b in batches if b is not None]
+    if visible is None:
+        visible = visible_batch_ids(user, [b.pk for b in batches])
+    shown = [b for b in batches if b.pk in visible]
+    return BatchesSeen(shown, len(batches) - len(shown))
+
+
+def with_batches_seen(user, excursions) -> list[Excursion]:
+    """The excursions, each with `batches_seen`: the batches it names as the user may see them."""
+    excursions = list(excursions.prefetch_related("batches"))
+    visible = visible_batch_ids(user, [b.pk for e in excursions for b in e.batches.all()])
+    for e in excursions:
+        e.batches_seen = batches_seen(user, e.batches.all(), visible)
+    return excursions
+
+
+@dataclass(frozen=True)
 class DueSample:
     """A sample a plan asks for now: once in the period since `since`, or once for `batch`."""
 
@@ -840,13 +884,15 @@ def due_samples(now: dt.datetime | None = None) -> list[DueSample]:
     per_batch = [p for p in plans if p.frequency == "per_batch"]
     sampled = set(taken.filter(plan__in=per_batch, batch__isnull=False).values_list("plan", "batch"))
     running = {}
-    for batch in Batch.objects.filter(room__in={p.location.room_id for p in per_batch}, started_at__isnull=False,
+    # a zone's batches are those of the room it stands in
+    made_in = {p.location.room_id: p.location.room.within_id or p.location.room_id for p in per_batch}
+    for batch in Batch.objects.filter(room__in=set(made_in.values()), started_at__isnull=False,
                                       started_at__lte=now, completed_at__isnull=True).order_by("started_at"):
         running.setdefault(batch.room_id, []).append(batch)
     due = []
     for plan in plans:
         if plan.frequency == "per_batch":
-            due += [DueSample(plan, batch=b) for b in running.get(plan.location.room_id, [])
+            due += [DueSample(plan, batch=b) for b in running.get(made_in[plan.location.room_id], [])
                     if (plan.pk, b.pk) not in sampled]
             continue
         since = period_start(plan.frequency, now)
@@ -892,6 +938,18 @@ def excursions(*, status="", kind="", room=""):
     return rows
 
 
+def due_samples_seen(user, now: dt.datetime | None = None) -> tuple[list[DueSample], dict[Room, int]]:
+    """The samples due that the user may see, and per room how many per-batch samples are due for
+    batches of other sponsors (their numbers are not shown)."""
+    due = due_samples(now)
+    visible = visible_batch_ids(user, [d.batch.pk for d in due if d.batch])
+    hidden: dict[Room, int] = {}
+    for d in due:
+        if d.batch and d.batch.pk not in visible:
+            hidden[d.room] = hidden.get(d.room, 0) + 1
+    return [d for d in due if not d.batch or d.batch.pk in visible], hidden
+
+
 def sample_tasks(user) -> list[Task]:
     if not user.has_permission("envmon.sample"):
         return []
@@ -899,7 +957,7 @@ def sample_tasks(user) -> list[Task]:
                  record=d.location.code, url=d.url, status="due", status_label="Due",
                  detail=f"{d.room.code}, {d.plan.get_frequency_display().lower()}"
                         + (f", batch {d.batch.number}" if d.batch else ""))
-            for d in due_samples()]
+            for d in due_samples_seen(user)[0]]
 
 
 def reading_tasks(user) -> list[Task]:

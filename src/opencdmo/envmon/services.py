@@ -4,13 +4,15 @@ in one transaction."""
 import datetime as dt
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from opencdmo.batches.models import Batch
 from opencdmo.core import clock
 from opencdmo.core.access import require
 from opencdmo.core.errors import Conflict, NotFound, RuleViolation
 from opencdmo.core.records import create_record, update_record
+from opencdmo.core.scoping import scoped
 from opencdmo.facilities import selectors as facilities_selectors
 from opencdmo.facilities.models import Equipment, Room
 from opencdmo.quality import services as quality_services
@@ -28,7 +30,7 @@ MAX_VALUE = Decimal(10**12)  # what EmSample.value holds
 GLOVE_GRADES = ("A", "B")  # glove prints are taken in the aseptic core only (A1-3)
 
 
-def _em_text(value, label: str, *, max_length: int, required: bool = False) -> str:
+def _text(value, label: str, *, max_length: int, required: bool = False) -> str:
     text = str(value or "").strip()
     if required and not text:
         raise RuleViolation(f"Enter the {label}.")
@@ -37,8 +39,8 @@ def _em_text(value, label: str, *, max_length: int, required: bool = False) -> s
     return text
 
 
-def _em_number(value, label: str, *, low: Decimal, high: Decimal, required: bool = True,
-               low_inclusive: bool = True) -> Decimal | None:
+def _number(value, label: str, *, low: Decimal, high: Decimal, required: bool = True,
+            low_inclusive: bool = True) -> Decimal | None:
     """A finite decimal in [low, high] (or (low, high]), from a form or JSON value."""
     if value is None or str(value).strip() == "":
         if required:
@@ -54,8 +56,8 @@ def _em_number(value, label: str, *, low: Decimal, high: Decimal, required: bool
     return number
 
 
-def _em_count(value, label: str = "count", *, required: bool = True) -> int | None:
-    number = _em_number(value, label, low=Decimal(0), high=Decimal(MAX_COUNT), required=required)
+def _count(value, label: str = "count", *, required: bool = True) -> int | None:
+    number = _number(value, label, low=Decimal(0), high=Decimal(MAX_COUNT), required=required)
     if number is None:
         return None
     if number != number.to_integral_value():
@@ -63,24 +65,25 @@ def _em_count(value, label: str = "count", *, required: bool = True) -> int | No
     return int(number)
 
 
-def _em_choice(value, options, label: str) -> str:
+def _choice(value, options, label: str) -> str:
     if value not in options:
         raise RuleViolation(f"Choose the {label} from: {', '.join(options)}; not {str(value)[:40]!r}.")
     return value
 
 
-def _em_row(model, ref, *, by: str | None = "number"):
-    """The row `ref` names: the instance itself, else its `by` field (forms and the API name rows
-    by number or code), else (by=None) its id."""
-    if isinstance(ref, model):
-        return model.objects.filter(pk=ref.pk).first()
+def _row(rows, ref, *, by: str | None = "number"):
+    """The row `ref` names among `rows` (a model or a query): the instance itself, else its `by`
+    field (forms and the API name rows by number or code), else (by=None) its id."""
+    rows = rows if isinstance(rows, QuerySet) else rows.objects.all()
+    if isinstance(ref, rows.model):
+        return rows.filter(pk=ref.pk).first()
     text = str(ref).strip()
     if by is None:
-        return model.objects.filter(pk=int(text)).first() if text.isdigit() and len(text) < 10 else None
-    return model.objects.filter(**{by: text}).first()
+        return rows.filter(pk=int(text)).first() if text.isdigit() and len(text) < 10 else None
+    return rows.filter(**{by: text}).first()
 
 
-def _em_locked(model, obj):
+def _locked(model, obj):
     found = model.objects.select_for_update().filter(pk=getattr(obj, "pk", obj)).first()
     if found is None:
         raise NotFound(f"No such {model._meta.verbose_name}.")
@@ -90,10 +93,10 @@ def _em_locked(model, obj):
 @transaction.atomic
 def set_floor_plan(actor, room, *, width_m, length_m, reason: str):
     require(actor, "envmon.manage_programme", to="set a room's floor plan")
-    room = _em_locked(Room, room)
-    reason = _em_text(reason, "reason for the change", max_length=1000, required=True)
-    width = _em_number(width_m, "width (m)", low=Decimal("0.01"), high=MAX_PLAN_METRES)
-    length = _em_number(length_m, "length (m)", low=Decimal("0.01"), high=MAX_PLAN_METRES)
+    room = _locked(Room, room)
+    reason = _text(reason, "reason for the change", max_length=1000, required=True)
+    width = _number(width_m, "width (m)", low=Decimal("0.01"), high=MAX_PLAN_METRES)
+    length = _number(length_m, "length (m)", low=Decimal("0.01"), high=MAX_PLAN_METRES)
     return update_record(actor, room, reason=reason, action="floor_plan",
                          width_m=width.quantize(Decimal("0.01")), length_m=length.quantize(Decimal("0.01")))
 
@@ -101,29 +104,29 @@ def set_floor_plan(actor, room, *, width_m, length_m, reason: str):
 @transaction.atomic
 def create_location(actor, room, *, code, name, x, y, sample_types) -> models.Location:
     require(actor, "envmon.manage_programme", to="define sampling locations")
-    room = _em_locked(Room, room)
-    code = _em_text(code, "location code", max_length=24, required=True).upper()
+    room = _locked(Room, room)
+    code = _text(code, "location code", max_length=24, required=True).upper()
     if models.Location.objects.filter(code=code).exists():
         raise Conflict(f"There is already a sampling location {code}: choose another code.")
     types = list(dict.fromkeys(sample_types or []))
     if not types:
         raise RuleViolation("Choose at least one sample type taken at this location.")
     for sample_type in types:
-        _em_choice(sample_type, programme.SAMPLE_TYPES, "sample type")
+        _choice(sample_type, programme.SAMPLE_TYPES, "sample type")
     if "glove_print" in types and room.grade not in GLOVE_GRADES:
         raise RuleViolation(f"Glove prints are taken in grade A and B rooms; {room.code} is grade {room.grade}.")
     return create_record(actor, models.Location(
-        room=room, code=code, name=_em_text(name, "location name", max_length=200, required=True),
-        x=_em_number(x, "x position (%)", low=Decimal(0), high=Decimal(100)).quantize(Decimal("0.01")),
-        y=_em_number(y, "y position (%)", low=Decimal(0), high=Decimal(100)).quantize(Decimal("0.01")),
+        room=room, code=code, name=_text(name, "location name", max_length=200, required=True),
+        x=_number(x, "x position (%)", low=Decimal(0), high=Decimal(100)).quantize(Decimal("0.01")),
+        y=_number(y, "y position (%)", low=Decimal(0), high=Decimal(100)).quantize(Decimal("0.01")),
         sample_types=types, created_at=clock.now(), created_by=actor))
 
 
 @transaction.atomic
 def retire_location(actor, location, *, reason: str) -> models.Location:
     require(actor, "envmon.manage_programme", to="retire sampling locations")
-    location = _em_locked(models.Location, location)
-    reason = _em_text(reason, "reason for retiring the location", max_length=1000, required=True)
+    location = _locked(models.Location, location)
+    reason = _text(reason, "reason for retiring the location", max_length=1000, required=True)
     if not location.is_active:
         raise Conflict(f"{location.code} is already retired.")
     for plan in location.plans.filter(is_active=True):
@@ -134,13 +137,13 @@ def retire_location(actor, location, *, reason: str) -> models.Location:
 @transaction.atomic
 def create_plan(actor, location, *, sample_type, frequency, state) -> models.Plan:
     require(actor, "envmon.manage_programme", to="plan environmental sampling")
-    location = _em_locked(models.Location, location)
+    location = _locked(models.Location, location)
     if not location.is_active:
         raise RuleViolation(f"{location.code} is retired: plan sampling at an active location.")
     if sample_type not in location.sample_types:
         raise RuleViolation(f"{location.code} takes {', '.join(location.sample_types)}: not {str(sample_type)[:40]}.")
-    _em_choice(frequency, programme.FREQUENCIES, "frequency")
-    _em_choice(state, programme.STATES, "room state")
+    _choice(frequency, programme.FREQUENCIES, "frequency")
+    _choice(state, programme.STATES, "room state")
     if location.plans.filter(is_active=True, sample_type=sample_type, state=state).exists():
         raise Conflict(f"{location.code} already has an active {sample_type} plan {state}: retire it first.")
     return create_record(actor, models.Plan(location=location, sample_type=sample_type, frequency=frequency,
@@ -150,63 +153,82 @@ def create_plan(actor, location, *, sample_type, frequency, state) -> models.Pla
 @transaction.atomic
 def retire_plan(actor, plan, *, reason: str) -> models.Plan:
     require(actor, "envmon.manage_programme", to="retire sampling plans")
-    plan = _em_locked(models.Plan, plan)
-    reason = _em_text(reason, "reason for retiring the plan", max_length=1000, required=True)
+    plan = _locked(models.Plan, plan)
+    reason = _text(reason, "reason for retiring the plan", max_length=1000, required=True)
     if not plan.is_active:
         raise Conflict(f"{plan} is already retired.")
     return update_record(actor, plan, reason=reason, action="retire", is_active=False)
 
 
-def _em_instrument(instrument, kind: str, sample_type: str):
-    """The instrument the result came from: of the right kind and usable now (P11-1h)."""
+def _instrument(instrument, kind: str, purpose: str) -> Equipment:
+    """The instrument a result came from: of the kind `purpose` needs and usable now (P11-1h)."""
+    label = Equipment.Kind(kind).label.lower()
     if instrument in (None, ""):
-        raise RuleViolation(f"A {programme.SAMPLE_TYPES[sample_type][0].lower()} sample names the "
-                            f"{Equipment.Kind(kind).label.lower()} used.")
-    equipment = _em_row(Equipment, instrument)
+        raise RuleViolation(f"{purpose[:1].upper()}{purpose[1:]} names the {label} used.")
+    equipment = _row(Equipment, instrument)
     if equipment is None:
-        raise RuleViolation("No such instrument: choose one from the list.")
+        raise RuleViolation(f"No instrument {str(instrument)[:32]!r}: choose a {label} from the list.")
     if equipment.kind != kind:
-        raise RuleViolation(f"{equipment.number} is a {equipment.get_kind_display()}: a "
-                            f"{programme.SAMPLE_TYPES[sample_type][0].lower()} needs a {Equipment.Kind(kind).label}.")
+        raise RuleViolation(f"{equipment.number} is a {equipment.get_kind_display()}: {purpose} needs a {label}.")
     usable, reasons = facilities_selectors.equipment_usability(equipment)
     if not usable:
         raise RuleViolation(f"{equipment.number} may not be used: {'; '.join(str(r) for r in reasons)}.")
     return equipment
 
 
-def _em_batch(batch, room):
-    found = _em_row(Batch, batch)
+def _batch_named(actor, batch, room):
+    found = _row(scoped(Batch, actor), batch)
     if found is None:
         raise RuleViolation("No such batch: choose the batch running in the room.")
-    if found.room_id != room.pk:
+    # a zone's batches are those of the room it stands in
+    if found.room_id not in (room.pk, room.within_id):
         raise RuleViolation(f"{found.number} is made in another room: a sample of {room.code} names a batch of "
-                            f"{room.code}.")
+                            f"{room.within.code if room.within_id else room.code}.")
     return found
+
+
+def _same_submission(actor, done: models.EmSample, location, sample_type, state, batch) -> models.EmSample:
+    """A retry of the submission that recorded `done` returns it; other data under its id is refused."""
+    batch_number = getattr(batch, "number", None) or (str(batch).strip() if batch not in (None, "") else None)
+    location_code = getattr(location, "code", str(location).strip().upper())
+    if (done.collected_by_id, done.location.code, done.sample_type, done.state,
+            done.batch.number if done.batch_id else None) == (actor.pk, location_code, sample_type, state,
+                                                               batch_number):
+        return done
+    raise Conflict("This form was already submitted with other data; reload the collection form and record the "
+                   "sample again.")
 
 
 @transaction.atomic
 def collect_sample(actor, *, location, sample_type, state, plan=None, batch=None, media_lot="",
                    exposure_minutes=None, volume_litres=None, instrument=None, count=None,
-                   comment="") -> models.EmSample:
+                   comment="", submission_id="") -> models.EmSample:
     """Record a sample taken now. A particle count is its own result at once; a plate waits for
-    incubation and reading."""
+    incubation and reading. A retry with the same `submission_id` (a double tap, a resent API call)
+    returns the sample it recorded and writes nothing."""
     require(actor, "envmon.sample", to="collect environmental samples")
-    location = _em_row(models.Location, location, by="code")
+    submission_id = _text(submission_id, "submission id", max_length=64)
+    if submission_id:
+        done = (models.EmSample.objects.select_for_update(of=("self",)).select_related("location", "batch")
+                .filter(submission_id=submission_id).first())
+        if done is not None:
+            return _same_submission(actor, done, location, sample_type, state, batch)
+    location = _row(models.Location, location, by="code")
     if location is None or not location.is_active:
         raise RuleViolation("Choose an active sampling location.")
     room = location.room
-    _em_choice(sample_type, programme.SAMPLE_TYPES, "sample type")
-    _em_choice(state, programme.STATES, "room state")
+    _choice(sample_type, programme.SAMPLE_TYPES, "sample type")
+    _choice(state, programme.STATES, "room state")
     if sample_type not in location.sample_types:
         raise RuleViolation(f"{location.code} takes {', '.join(location.sample_types)}: not {sample_type}.")
     if plan not in (None, ""):
-        plan = _em_row(models.Plan, plan, by=None)
+        plan = _row(models.Plan, plan, by=None)
         if plan is None or not plan.is_active or (
                 (plan.location_id, plan.sample_type, plan.state) != (location.pk, sample_type, state)):
             raise RuleViolation("The plan named is not an active plan of this location, sample type and state.")
     else:
         plan = None
-    batch = None if batch in (None, "") else _em_batch(batch, room)
+    batch = None if batch in (None, "") else _batch_named(actor, batch, room)
     if plan is not None and plan.frequency == "per_batch" and batch is None:
         raise RuleViolation(f"{plan} is taken for each batch: name the batch it is taken for.")
     now = clock.now()
@@ -214,10 +236,11 @@ def collect_sample(actor, *, location, sample_type, state, plan=None, batch=None
     sample = models.EmSample(
         plan=plan, location=location, room=room, grade=room.grade, sample_type=sample_type, state=state,
         batch=batch, collected_by=actor, collected_at=now, status=workflows.sample_workflow.initial,
-        media_lot=_em_text(media_lot, "media lot", max_length=64, required=viable),
-        comment=_em_text(comment, "comment", max_length=2000))
-    exposure = _em_number(exposure_minutes, "exposure (minutes)", low=Decimal(0), high=Decimal(100000),
-                          required=sample_type == "settle_plate", low_inclusive=False)
+        submission_id=submission_id,
+        media_lot=_text(media_lot, "media lot", max_length=64, required=viable),
+        comment=_text(comment, "comment", max_length=2000))
+    exposure = _number(exposure_minutes, "exposure (minutes)", low=Decimal(0), high=Decimal(100000),
+                       required=sample_type == "settle_plate", low_inclusive=False)
     if exposure is not None:
         if sample_type not in ("settle_plate", "active_air"):
             raise RuleViolation("Exposure time is recorded for settle plates and active air samples only.")
@@ -226,30 +249,41 @@ def collect_sample(actor, *, location, sample_type, state, plan=None, batch=None
                                 "change plates during longer operations (A1-3).")
         sample.exposure_started_at = now - dt.timedelta(minutes=float(exposure))
     if sample_type == "active_air" or sample_type in programme.PARTICLES:
-        sample.volume_litres = _em_number(volume_litres, "volume sampled (L)", low=Decimal("0.1"),
-                                          high=MAX_VOLUME_LITRES).quantize(Decimal("0.1"))
-        sample.instrument = _em_instrument(instrument, Equipment.Kind.AIR_SAMPLER if viable
-                                           else Equipment.Kind.PARTICLE_COUNTER, sample_type)
+        sample.volume_litres = _number(volume_litres, "volume sampled (L)", low=Decimal("0.1"),
+                                       high=MAX_VOLUME_LITRES).quantize(Decimal("0.1"))
+        sample.instrument = _instrument(instrument, Equipment.Kind.AIR_SAMPLER if viable
+                                        else Equipment.Kind.PARTICLE_COUNTER,
+                                        f"a {programme.SAMPLE_TYPES[sample_type][0].lower()} sample")
     elif volume_litres not in (None, "") or instrument not in (None, ""):
         raise RuleViolation("Volume and instrument are recorded for active air and particle samples only.")
     if viable:
         if count not in (None, ""):
             raise RuleViolation("A plate is counted when it is read, after incubation: leave the count empty.")
-        return create_record(actor, sample)
-    sample.count = _em_count(count, "particle count")
-    sample.value = _em_per_cubic_metre(sample.count, sample.volume_litres)
-    create_record(actor, sample)
-    return _em_record_result(actor, sample, read_comment="")
+        return _insert_sample(actor, sample)
+    sample.count = _count(count, "particle count")
+    sample.value = _per_cubic_metre(sample.count, sample.volume_litres)
+    _insert_sample(actor, sample)
+    return _record_result(actor, sample, read_comment="")
 
 
-def _em_per_cubic_metre(count: int, volume_litres: Decimal) -> Decimal:
+def _insert_sample(actor, sample) -> models.EmSample:
+    try:
+        with transaction.atomic():
+            return create_record(actor, sample)
+    except IntegrityError:
+        # the same submission id, recorded by a concurrent retry a moment ago
+        raise Conflict("This form was submitted twice at the same moment: open the worklist or the samples list "
+                       "to find the sample recorded.") from None
+
+
+def _per_cubic_metre(count: int, volume_litres: Decimal) -> Decimal:
     value = limits.per_cubic_metre(count, volume_litres)
     if value >= MAX_VALUE:
         raise RuleViolation(f"{count} in {volume_litres} L would be {value:,} per m³: check the count and the volume.")
     return value
 
 
-def _em_record_result(actor, sample, *, read_comment: str):
+def _record_result(actor, sample, *, read_comment: str):
     """Judge the result against the limits in force, mark it read, and raise its excursions, in the
     caller's transaction so a result never stands without its excursion."""
     in_force = selectors.limits_in_force(sample.room, sample.sample_type, sample.state)
@@ -258,9 +292,9 @@ def _em_record_result(actor, sample, *, read_comment: str):
     update_record(actor, sample, action="read", status="read", read_by=actor, read_at=clock.now(),
                   level=verdict.level, limits={**in_force.as_record(), "verdict": verdict.reason}, comment=comment)
     if verdict.level in (programme.ALERT, programme.ACTION):
-        _em_raise_excursion(actor, sample, kind=verdict.level, rule=verdict.reason)
-    for rule in _em_trend_rules(sample):
-        _em_raise_excursion(actor, sample, kind=models.Excursion.Kind.TREND, rule=rule)
+        _raise_excursion(actor, sample, kind=verdict.level, rule=verdict.reason)
+    for rule in _trend_rules(sample):
+        _raise_excursion(actor, sample, kind=models.Excursion.Kind.TREND, rule=rule)
     return sample
 
 
@@ -276,7 +310,7 @@ def excursion_window(sample) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def _em_raise_excursion(actor, sample, *, kind: str, rule: str):
+def _raise_excursion(actor, sample, *, kind: str, rule: str):
     start, end = excursion_window(sample)
     excursion = create_record(actor, models.Excursion(
         kind=kind, sample=sample, room=sample.room, location=sample.location, rule=rule[:200],
@@ -292,14 +326,15 @@ def _em_raise_excursion(actor, sample, *, kind: str, rule: str):
         description=(f"Room {sample.room.code} (grade {sample.grade}), location {sample.location}, sample "
                      f"{sample.number} ({sample.get_sample_type_display()}, {sample.get_state_display()}): "
                      f"{sample.value} {unit} against the action limit {limit}. {rule}.\n"
-                     f"Window {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC. Batches in the room: "
-                     f"{', '.join(b.number for b in batches) or 'none'}."),
+                     f"Window {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC. "
+                     # the deviation is CDMO-wide, its batches their sponsors': numbers only in its links
+                     f"Batches in the room: {len(batches) or 'none'} (see the linked records)."),
         source="environmental", category="environmental", area=sample.room.code,
         records=[sample, sample.location, *batches])
     return update_record(actor, excursion, action="deviation_raised", deviation=deviation)
 
 
-def _em_trend_rules(sample) -> list[str]:
+def _trend_rules(sample) -> list[str]:
     """The adverse-trend rules that fire at this newest result (Nelson rules over the location's
     latest results of its type; repeated alert-or-worse results), each raised once per sample."""
     recent = list(models.EmSample.objects.filter(location=sample.location_id, sample_type=sample.sample_type,
@@ -310,7 +345,9 @@ def _em_trend_rules(sample) -> list[str]:
         return []
     newest = len(recent) - 1
     rules = [f"Nelson rule {signal.rule}: {signal.description}"
-             for signal in nelson.signals([float(r["value"]) for r in recent]) if signal.index == newest]
+             for signal in nelson.adverse_signals([float(r["value"]) for r in recent],
+                                                  counts=sample.sample_type in programme.VIABLE)
+             if signal.index == newest]
     flagged = [r["collected_at"] for r in recent if r["level"] in (programme.ALERT, programme.ACTION)]
     if sample.level in (programme.ALERT, programme.ACTION) and nelson.repeated_excursions(flagged):
         rules.append("3 alert-or-worse results in 30 days")
@@ -318,17 +355,17 @@ def _em_trend_rules(sample) -> list[str]:
     return [rule for rule in dict.fromkeys(rules) if rule[:200] not in already]
 
 
-def _em_sample_for_update(sample) -> models.EmSample:
-    return _em_locked(models.EmSample, sample)
+def _sample_for_update(sample) -> models.EmSample:
+    return _locked(models.EmSample, sample)
 
 
-def _em_temperature(value, stage: str) -> Decimal:
+def _temperature(value, stage: str) -> Decimal:
     rule = conf.incubation()[stage]
-    return _em_number(value, f"{stage} incubation temperature (°C)", low=Decimal(rule["min_c"]),
-                      high=Decimal(rule["max_c"]))
+    return _number(value, f"{stage} incubation temperature (°C)", low=Decimal(rule["min_c"]),
+                   high=Decimal(rule["max_c"]))
 
 
-def _em_min_hours_passed(started_at, stage: str, sample) -> None:
+def _min_hours_passed(started_at, stage: str, sample) -> None:
     hours = conf.incubation()[stage]["min_hours"]
     if clock.now() < started_at + dt.timedelta(hours=hours):
         raise RuleViolation(f"{sample} has incubated less than the minimum {hours} h at its {stage} temperature "
@@ -338,72 +375,72 @@ def _em_min_hours_passed(started_at, stage: str, sample) -> None:
 @transaction.atomic
 def start_incubation(actor, sample, *, temperature_c) -> models.EmSample:
     require(actor, "envmon.read_plates", to="incubate plates")
-    sample = _em_sample_for_update(sample)
+    sample = _sample_for_update(sample)
     if sample.status != "collected" or sample.sample_type not in programme.VIABLE:
         raise Conflict(f"{sample} is {workflows.sample_workflow.label(sample.status).lower()}: only a collected "
                        "plate starts incubation.")
     return update_record(actor, sample, action="incubate", status="incubating", incubated_by=actor,
-                         first_incubation_c=_em_temperature(temperature_c, "first"),
+                         first_incubation_c=_temperature(temperature_c, "first"),
                          first_incubation_started_at=clock.now())
 
 
 @transaction.atomic
 def second_incubation(actor, sample, *, temperature_c) -> models.EmSample:
     require(actor, "envmon.read_plates", to="incubate plates")
-    sample = _em_sample_for_update(sample)
+    sample = _sample_for_update(sample)
     if sample.status != "incubating" or sample.second_incubation_started_at is not None:
         raise Conflict(f"{sample} is not in its first incubation.")
-    _em_min_hours_passed(sample.first_incubation_started_at, "first", sample)
+    _min_hours_passed(sample.first_incubation_started_at, "first", sample)
     now = clock.now()
     return update_record(actor, sample, action="incubate", first_incubation_ended_at=now,
-                         second_incubation_c=_em_temperature(temperature_c, "second"),
+                         second_incubation_c=_temperature(temperature_c, "second"),
                          second_incubation_started_at=now)
 
 
 @transaction.atomic
 def read_plate(actor, sample, *, count, comment="") -> models.EmSample:
     require(actor, "envmon.read_plates", to="read plates")
-    sample = _em_sample_for_update(sample)
+    sample = _sample_for_update(sample)
     if sample.status != "incubating" or sample.second_incubation_started_at is None:
         raise Conflict(f"{sample} is read after both incubations: it is "
                        f"{workflows.sample_workflow.label(sample.status).lower()}.")
-    _em_min_hours_passed(sample.second_incubation_started_at, "second", sample)
-    count = _em_count(count, "colony count (CFU)")
-    comment = _em_text(comment, "comment", max_length=2000)
-    value = (_em_per_cubic_metre(count, sample.volume_litres) if sample.sample_type == "active_air"
+    _min_hours_passed(sample.second_incubation_started_at, "second", sample)
+    count = _count(count, "colony count (CFU)")
+    comment = _text(comment, "comment", max_length=2000)
+    value = (_per_cubic_metre(count, sample.volume_litres) if sample.sample_type == "active_air"
              else Decimal(count))
     update_record(actor, sample, action="read", count=count, value=value, second_incubation_ended_at=clock.now())
-    return _em_record_result(actor, sample, read_comment=comment)
+    return _record_result(actor, sample, read_comment=comment)
 
 
 @transaction.atomic
 def identify_organism(actor, sample, *, organism, method, cfu=None) -> models.Identification:
     require(actor, "envmon.read_plates", to="identify organisms")
-    sample = _em_sample_for_update(sample)
+    sample = _sample_for_update(sample)
     if sample.status != "read" or not sample.count:
         raise Conflict(f"{sample} has no growth read: an organism is identified on a read plate with colonies.")
-    cfu = _em_count(cfu, "CFU identified", required=False)
+    cfu = _count(cfu, "CFU identified", required=False)
     if cfu is not None and (cfu < 1 or cfu > sample.count):
         raise RuleViolation(f"The CFU identified is between 1 and the plate's {sample.count}.")
     return create_record(actor, models.Identification(
-        sample=sample, organism=_em_text(organism, "organism", max_length=200, required=True),
-        method=_em_text(method, "identification method", max_length=100), cfu=cfu, identified_by=actor,
+        sample=sample, organism=_text(organism, "organism", max_length=200, required=True),
+        method=_text(method, "identification method", max_length=100), cfu=cfu, identified_by=actor,
         identified_at=clock.now()))
 
 
 @transaction.atomic
 def invalidate_sample(actor, sample, *, reason: str) -> models.EmSample:
     require(actor, "envmon.review", to="invalidate environmental samples")
-    sample = _em_sample_for_update(sample)
-    reason = _em_text(reason, "reason for invalidating", max_length=1000, required=True)
+    sample = _sample_for_update(sample)
+    reason = _text(reason, "reason for invalidating", max_length=1000, required=True)
     return workflows.sample_workflow.apply(sample, "invalidate", actor=actor, reason=reason)
 
 
 @transaction.atomic
 def acknowledge_excursion(actor, excursion, *, assessment: str) -> models.Excursion:
     require(actor, "envmon.acknowledge_excursions", to="acknowledge EM excursions")
-    excursion = _em_locked(models.Excursion, excursion)
-    assessment = _em_text(assessment, "assessment", max_length=4000, required=True)
+    excursion = _locked(models.Excursion, excursion)
+    assessment = _text(assessment, "assessment", max_length=4000, required=True)
     workflows.excursion_workflow.apply(excursion, "acknowledge", actor=actor, reason=assessment)
     return update_record(actor, excursion, action="acknowledge", acknowledged_by=actor,
                          acknowledged_at=clock.now(), assessment=assessment)
@@ -532,23 +569,6 @@ def transition_level_set(actor, level_set: models.LevelSet, action: str, *, sign
     return level_set
 
 
-def _instrument(instrument) -> Equipment | None:
-    """The particle counter used: one that may be used now (qualified, calibrated, in service)."""
-    if instrument in (None, ""):
-        return None
-    found = (instrument if isinstance(instrument, Equipment)
-             else Equipment.objects.filter(number=str(instrument).strip()[:32]).first())
-    if found is None:
-        raise RuleViolation(f"No instrument {str(instrument)[:32]!r}: choose a particle counter from the list.")
-    if found.kind != Equipment.Kind.PARTICLE_COUNTER:
-        raise RuleViolation(f"{found.number} is a {found.get_kind_display()}: a classification is counted with "
-                            "a particle counter.")
-    usable, reasons = facilities_selectors.equipment_usability(found)
-    if not usable:
-        raise RuleViolation(f"{found.number} may not be used: {'; '.join(str(r) for r in reasons)}.")
-    return found
-
-
 def _classification_sizes(iso_class: int, sizes) -> list[Decimal]:
     if not sizes:
         return [Decimal(str(s)) for s in iso14644.considered_sizes(iso_class)]
@@ -591,7 +611,9 @@ def plan_classification(actor, room, *, state, iso_class=None, sizes=None, instr
             sizes=[float(s) for s in sizes], location_count=iso14644.location_count(area),
             sample_volume_litres=Decimal(str(iso14644.sample_volume_litres(iso_class, max(sizes))))
             .quantize(Decimal("0.1"), ROUND_CEILING),
-            instrument=_instrument(instrument), status=workflows.classification_workflow.initial))
+            instrument=None if instrument in (None, "") else _instrument(
+                instrument, Equipment.Kind.PARTICLE_COUNTER, "a classification"),
+            status=workflows.classification_workflow.initial))
 
 
 def record_reading(actor, classification: models.Classification, *, point, size, volume_litres,

@@ -25,10 +25,7 @@ from .models import EmSample, Excursion, LevelSet, Location, Plan
 
 # --- Rooms, locations, plans, worklist, samples, excursions ---
 
-COLLECTED_FORMS = "envmon_collected_forms"  # session: form id → the sample it recorded
-
-
-def _em_fail(request, template: str, context: dict, exc: DomainError):
+def _refused(request, template: str, context: dict, exc: DomainError):
     return render(request, template, {**context, "error": exc.message, "form": request.POST}, status=exc.status)
 
 
@@ -40,11 +37,14 @@ def worklist(request):
     code = request.GET.get("scan", "").strip().upper()[:24]
     if code and Location.objects.filter(code=code, is_active=True).exists():
         return redirect(f"{reverse('envmon:collect')}?{urlencode({'location': code})}")
-    rooms: dict = {}
-    for due in selectors.due_samples():
-        rooms.setdefault(due.room, []).append(due)
+    due, hidden = selectors.due_samples_seen(request.user)
+    rooms: dict = {room_: [] for room_ in hidden}
+    for d in due:
+        rooms.setdefault(d.room, []).append(d)
     return render(request, "envmon/worklist.html", {
-        "rooms": rooms.items(), "to_read": selectors.plates_to_read(), "incubating": selectors.in_incubation(),
+        "rooms": [(room_, rows, selectors.BatchesSeen([], hidden.get(room_, 0))) for room_, rows in
+                  sorted(rooms.items(), key=lambda item: item[0].code)],
+        "to_read": selectors.plates_to_read(), "incubating": selectors.in_incubation(),
         "unknown": code})
 
 
@@ -76,7 +76,7 @@ def samples(request):
                                           ("Level", "level")], "-collected_at")})
 
 
-def _em_sample(number) -> EmSample:
+def _sample_of(number) -> EmSample:
     sample = EmSample.objects.select_related("location", "room", "plan", "batch", "instrument").filter(
         number=number).first()
     if sample is None:
@@ -84,11 +84,12 @@ def _em_sample(number) -> EmSample:
     return sample
 
 
-def _em_sample_context(user, sample) -> dict:
+def _sample_context(user, sample) -> dict:
     sample.status_label = workflows.sample_workflow.label(sample.status)
     return {"sample": sample, "unit": SAMPLE_TYPES[sample.sample_type][1],
+            "batch_seen": selectors.batches_seen(user, [sample.batch]),
             "identifications": sample.identifications.select_related("identified_by"),
-            "excursions": sample.excursions.select_related("deviation"),
+            "excursions": selectors.with_batches_seen(user, sample.excursions.select_related("deviation")),
             "incubation": conf.incubation(),
             "may_read": user.has_permission("envmon.read_plates"),
             "may_invalidate": workflows.sample_workflow.refusal(sample, "invalidate", user) is None}
@@ -97,7 +98,7 @@ def _em_sample_context(user, sample) -> dict:
 @login_required
 def sample(request, number):
     require_to_see(request.user, "envmon.view")
-    return render(request, "envmon/sample.html", _em_sample_context(request.user, _em_sample(number)))
+    return render(request, "envmon/sample.html", _sample_context(request.user, _sample_of(number)))
 
 
 SAMPLE_ACTIONS = {
@@ -118,36 +119,34 @@ def sample_action(request, number, action):
     """One step of a sample's life (incubate, read, identify, invalidate); a refusal shows the page again."""
     if action not in SAMPLE_ACTIONS:
         raise NotFound(f"No such step '{action[:40]}' for an EM sample.")
-    em_sample = _em_sample(number)
+    em_sample = _sample_of(number)
     try:
         SAMPLE_ACTIONS[action](request.user, em_sample, request.POST)
     except DomainError as exc:
-        return _em_fail(request, "envmon/sample.html", _em_sample_context(request.user, _em_sample(number)), exc)
+        return _refused(request, "envmon/sample.html", _sample_context(request.user, _sample_of(number)), exc)
     return redirect("envmon:sample", number=number)
 
 
-def _em_collect_context(request, source) -> dict:
+def _collect_context(request, source) -> dict:
     code = source.get("location", "").strip().upper()
     location = Location.objects.select_related("room").filter(code=code, is_active=True).first() if code else None
-    due = [d for d in selectors.due_samples() if location is not None and d.location.pk == location.pk]
+    due = [d for d in selectors.due_samples_seen(request.user)[0]
+           if location is not None and d.location.pk == location.pk]
     return {"location": location, "code": code, "due": due, "types": SAMPLE_TYPES, "room_states": STATES,
             "chosen": {name: source.get(name, "") for name in ("type", "state", "plan", "batch")},
             "instruments": Equipment.objects.filter(kind__in=("air_sampler", "particle_counter"))
-            .order_by("number"), "form_id": uuid.uuid4().hex}
+            .order_by("number"), "submission_id": uuid.uuid4().hex}
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def collect(request):
-    """Record a sample just taken. The form carries a fresh id: a second submit of the same form
-    (a double tap, a retry) opens the sample it recorded instead of recording another."""
+    """Record a sample just taken. The form carries a fresh submission id: a second submit of the same
+    form (a double tap, a retry) opens the sample it recorded instead of recording another."""
     require(request.user, "envmon.sample", to="collect environmental samples")
     if request.method == "GET":
-        return render(request, "envmon/collect.html", _em_collect_context(request, request.GET))
+        return render(request, "envmon/collect.html", _collect_context(request, request.GET))
     post = request.POST
-    done = request.session.get(COLLECTED_FORMS, {})
-    if (form_id := post.get("form_id", "")[:64]) in done:
-        return redirect("envmon:sample", number=done[form_id])
     location = Location.objects.filter(code=post.get("location", "").strip().upper()).first()
     try:
         if location is None:
@@ -157,11 +156,9 @@ def collect(request):
             plan=post.get("plan") or None, batch=post.get("batch", "").strip() or None,
             media_lot=post.get("media_lot", ""), exposure_minutes=post.get("exposure_minutes"),
             volume_litres=post.get("volume_litres"), instrument=post.get("instrument", "").strip() or None,
-            count=post.get("count"), comment=post.get("comment", ""))
+            count=post.get("count"), comment=post.get("comment", ""), submission_id=post.get("submission_id", ""))
     except DomainError as exc:
-        return _em_fail(request, "envmon/collect.html", _em_collect_context(request, post), exc)
-    if form_id:
-        request.session[COLLECTED_FORMS] = {**done, form_id: em_sample.number}
+        return _refused(request, "envmon/collect.html", _collect_context(request, post), exc)
     return redirect("envmon:sample", number=em_sample.number)
 
 
@@ -170,6 +167,7 @@ def excursions(request):
     require_to_see(request.user, "envmon.view")
     filters = {name: request.GET.get(name, "").strip()[:40] for name in ("status", "kind", "room")}
     page = paginate(request, selectors.excursions(**filters))
+    page.object_list = selectors.with_batches_seen(request.user, page.object_list)
     for e in page.object_list:
         e.status_label = workflows.excursion_workflow.label(e.status)
     return render(request, "envmon/excursions.html", {
@@ -177,41 +175,41 @@ def excursions(request):
         "rooms": Room.objects.order_by("code")})
 
 
-def _em_excursion_context(user, number) -> dict:
+def _excursion_context(user, number) -> dict:
     excursion = Excursion.objects.select_related("sample", "room", "location", "deviation", "acknowledged_by").filter(
         number=number).first()
     if excursion is None:
         raise NotFound(f"No EM excursion {number}.")
     excursion.status_label = workflows.excursion_workflow.label(excursion.status)
-    return {"excursion": excursion, "batches": excursion.batches.order_by("started_at"),
+    return {"excursion": excursion, "batches": selectors.batches_seen(user, excursion.batches.order_by("started_at")),
             "refusal": workflows.excursion_workflow.refusal(excursion, "acknowledge", user)}
 
 
 @login_required
 def excursion(request, number):
     require_to_see(request.user, "envmon.view")
-    return render(request, "envmon/excursion.html", _em_excursion_context(request.user, number))
+    return render(request, "envmon/excursion.html", _excursion_context(request.user, number))
 
 
 @login_required
 @require_POST
 def excursion_acknowledge(request, number):
-    context = _em_excursion_context(request.user, number)
+    context = _excursion_context(request.user, number)
     try:
         services.acknowledge_excursion(request.user, context["excursion"], assessment=request.POST.get("assessment"))
     except DomainError as exc:
-        return _em_fail(request, "envmon/excursion.html", _em_excursion_context(request.user, number), exc)
+        return _refused(request, "envmon/excursion.html", _excursion_context(request.user, number), exc)
     return redirect("envmon:excursion", number=number)
 
 
-def _em_room(code) -> Room:
+def _room_of(code) -> Room:
     room = Room.objects.filter(code=code).first()
     if room is None:
         raise NotFound(f"No room {code}.")
     return room
 
 
-def _em_programme_context(user, room) -> dict:
+def _programme_context(user, room) -> dict:
     locations = list(Location.objects.filter(room=room).order_by("-is_active", "code"))
     # the preview is 100 wide and as long as the room is for its width (x, y are percent of each)
     height = (room.length_m / room.width_m * 100) if room.width_m and room.length_m else Decimal(60)
@@ -227,17 +225,17 @@ def _em_programme_context(user, room) -> dict:
 @login_required
 def room_programme(request, room):
     require_to_see(request.user, "envmon.view")
-    return render(request, "envmon/programme.html", _em_programme_context(request.user, _em_room(room)))
+    return render(request, "envmon/programme.html", _programme_context(request.user, _room_of(room)))
 
 
-def _em_location_of(room, post) -> Location:
+def _location_of(room, post) -> Location:
     location = Location.objects.filter(room=room, code=post.get("location", "").strip().upper()).first()
     if location is None:
         raise NotFound("No such location in this room.")
     return location
 
 
-def _em_plan_of(room, post) -> Plan:
+def _plan_of(room, post) -> Plan:
     plan = Plan.objects.filter(location__room=room, pk=post.get("plan", "") if str(
         post.get("plan", "")).isdigit() else None).first()
     if plan is None:
@@ -252,12 +250,12 @@ PROGRAMME_ACTIONS = {
         user, room, code=post.get("code", ""), name=post.get("name", ""), x=post.get("x"), y=post.get("y"),
         sample_types=post.getlist("sample_types")),
     "retire_location": lambda user, room, post: services.retire_location(
-        user, _em_location_of(room, post), reason=post.get("reason", "")),
+        user, _location_of(room, post), reason=post.get("reason", "")),
     "plan": lambda user, room, post: services.create_plan(
-        user, _em_location_of(room, post), sample_type=post.get("sample_type", ""),
+        user, _location_of(room, post), sample_type=post.get("sample_type", ""),
         frequency=post.get("frequency", ""), state=post.get("state", "")),
     "retire_plan": lambda user, room, post: services.retire_plan(
-        user, _em_plan_of(room, post), reason=post.get("reason", "")),
+        user, _plan_of(room, post), reason=post.get("reason", "")),
 }
 
 
@@ -267,11 +265,11 @@ def programme_action(request, room, action):
     """A change to a room's programme: floor plan, a location or a plan added or retired."""
     if action not in PROGRAMME_ACTIONS:
         raise NotFound(f"No such change '{action[:40]}' to a room's programme.")
-    the_room = _em_room(room)
+    the_room = _room_of(room)
     try:
         PROGRAMME_ACTIONS[action](request.user, the_room, request.POST)
     except DomainError as exc:
-        return _em_fail(request, "envmon/programme.html", _em_programme_context(request.user, _em_room(room)), exc)
+        return _refused(request, "envmon/programme.html", _programme_context(request.user, _room_of(room)), exc)
     return redirect("envmon:room_programme", room=room)
 
 
@@ -347,7 +345,7 @@ def _report_choice(request):
 def report(request):
     require_to_see(request.user, reports.REPORT_PERMISSION)
     month, room_ = _report_choice(request)
-    report_ = reports.monthly_report(month, room=room_)
+    report_ = reports.monthly_report(month, room=room_, user=request.user)
     return render(request, "envmon/report.html", {
         "report": report_, "title": reports.report_title(month, room_), "month": f"{month:%Y-%m}",
         "room_code": room_.code if room_ else "", "rooms": Room.objects.exclude(grade=Grade.UNCLASSIFIED)})

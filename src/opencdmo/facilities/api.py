@@ -109,10 +109,16 @@ class RoomOut(Schema):
     iso_class_in_operation: int | None = Field(description="empty for grade D: not predetermined")
     status: str
     status_label: str
+    within: str | None = Field(None, alias="within.code", description="the room this zone stands in")
+    zones: list[str] = Field(description="the zones (grade A cabinets, isolators) standing in this room")
 
     @staticmethod
     def resolve_status_label(obj):
         return room_workflow.label(obj.status)
+
+    @staticmethod
+    def resolve_zones(obj) -> list[str]:
+        return selectors.zone_codes([obj.pk]).get(obj.pk, [])
 
 
 class RoomIn(Schema):
@@ -122,6 +128,8 @@ class RoomIn(Schema):
     grade: str = Field(description="A, B, C, D or U (unclassified)")
     iso_class_at_rest: int | None = Field(None, description="empty: the grade's class (Annex 1, A1-4)")
     iso_class_in_operation: int | None = Field(None, description="empty: the grade's class (Annex 1, A1-4)")
+    within: str = Field("", max_length=16, description="for a zone (a grade A cabinet, an isolator): the code "
+                        "of the room it stands in")
 
 
 class RoomStatusIn(Schema):
@@ -153,7 +161,8 @@ def _board_row(row) -> dict:
                                               "status")},
             "area": room.area.code, "site": room.area.site.code, "status_label": row.status_label,
             "last_cleaned_at": row.last_cleaning.performed_at if row.last_cleaning else None,
-            "last_sporicidal_at": row.last_sporicidal_at, "rotation_warning": row.rotation_warning}
+            "last_sporicidal_at": row.last_sporicidal_at, "rotation_warning": row.rotation_warning,
+            "within": room.within.code if room.within_id else None, "zones": row.zones}
 
 
 class RoomBoardRow(Schema):
@@ -169,6 +178,8 @@ class RoomBoardRow(Schema):
     last_cleaned_at: dt.datetime | None
     last_sporicidal_at: dt.datetime | None
     rotation_warning: str | None = Field(description="set when no sporicidal agent was used within the rotation")
+    within: str | None = Field(description="the room this zone stands in")
+    zones: list[str] = Field(description="the zones standing in this room")
 
 
 @router.get("/rooms", response=list[RoomBoardRow], summary="The room board: status, grade, cleaning, rotation")
@@ -185,6 +196,7 @@ def create_room(request, payload: RoomIn):
     if area is None:
         raise NotFound("No area matches that code.")
     data.pop("area")
+    data["within"] = selectors.zone_host(request.user, data["within"])
     return Status(201, services.create_room(request.user, area=area, **data))
 
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from opencdmo.core import audit, clock
+from opencdmo.core.errors import RuleViolation
 from opencdmo.core.scoping import get_scoped, scoped
 from opencdmo.core.tasks import Task
 
@@ -94,11 +95,37 @@ def sites(user):
 
 
 def rooms(user):
-    return scoped(Room, user).select_related("area__site")
+    return scoped(Room, user).select_related("area__site", "within")
 
 
 def room(user, code: str) -> Room:
-    return get_scoped(Room.objects.select_related("area__site", "created_by"), user, code=code)
+    return get_scoped(Room.objects.select_related("area__site", "created_by", "within"), user, code=code)
+
+
+def zone_codes(room_ids) -> dict[int, list[str]]:
+    """Per room, the codes of the zones (grade A cabinets, isolators) standing in it."""
+    codes: dict[int, list[str]] = {}
+    for within_id, code in Room.objects.filter(within__in=list(room_ids)).order_by("code").values_list("within_id",
+                                                                                                         "code"):
+        codes.setdefault(within_id, []).append(code)
+    return codes
+
+
+def zone_hosts(user):
+    """The rooms a new zone may stand in: rooms that are not zones themselves (one level only)."""
+    return rooms(user).filter(within__isnull=True).order_by("code")
+
+
+def zone_host(user, code) -> Room | None:
+    """The room a new zone stands in, by its code; None for a room that is no zone."""
+    code = str(code or "").strip()[:16]
+    if not code:
+        return None
+    found = zone_hosts(user).filter(code__iexact=code).first()
+    if found is None:
+        raise RuleViolation(f"No room {code} for the zone to stand in: choose a room that is not itself a zone "
+                            "from the list.")
+    return found
 
 
 def rooms_for_choice(user):
@@ -112,6 +139,7 @@ class RoomRow:
     last_sporicidal_at: dt.datetime | None
     rotation_warning: str | None
     open_clearances: int = 0
+    zones: list[str] = field(default_factory=list)
 
     @property
     def status_label(self) -> str:
@@ -134,13 +162,14 @@ def room_board(user, *, at: dt.datetime | None = None, room: Room | None = None)
     annotated = list(annotated)
     cleanings = RoomCleaning.objects.select_related("performed_by").in_bulk(
         [r.last_cleaning_id for r in annotated if r.last_cleaning_id])
+    zones = zone_codes(r.pk for r in annotated)
     counts = dict(LineClearance.objects.filter(status__in=["open", "performed"]).values("room_id")
                   .annotate(n=Count("id")).values_list("room_id", "n"))
     return [
         RoomRow(room=r, last_cleaning=cleanings.get(r.last_cleaning_id),
                 last_sporicidal_at=r.last_sporicidal_at,
                 rotation_warning=sporicidal_warning(r.last_sporicidal_at, at, max_age, when),
-                open_clearances=counts.get(r.pk, 0))
+                open_clearances=counts.get(r.pk, 0), zones=zones.get(r.pk, []))
         for r in annotated
     ]
 

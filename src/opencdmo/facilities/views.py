@@ -106,12 +106,14 @@ def room_new(request):
             room = services.create_room(request.user, area=area, code=post.get("code", ""),
                                         name=post.get("name", ""), grade=post.get("grade", ""),
                                         iso_class_at_rest=post.get("iso_class_at_rest", ""),
-                                        iso_class_in_operation=post.get("iso_class_in_operation", ""))
+                                        iso_class_in_operation=post.get("iso_class_in_operation", ""),
+                                        within=selectors.zone_host(request.user, post.get("within", "")))
             return redirect("facilities:room", code=room.code)
         except DomainError as exc:
             error, status = exc.message, exc.status
     return render(request, "facilities/room_form.html", {
         "areas": areas, "form": request.POST, "error": error, "grades": ["A", "B", "C", "D", "U"],
+        "hosts": selectors.zone_hosts(request.user),
     }, status=status)
 
 
@@ -127,6 +129,7 @@ def room_detail(request, code):
         "rotation": selectors.room_rotation(room), "cleanings": selectors.room_cleanings(room),
         "clearances": selectors.line_clearances(request.user, room=room)[:50],
         "equipment_rows": [selectors.equipment_row(e) for e in selectors.equipment_list(request.user, room=room)],
+        "zones": selectors.zone_codes([room.pk]).get(room.pk, []),
     })
 
 

@@ -518,8 +518,8 @@ class DeviationDetailOut(DeviationOut):
         return [c.number for c in selectors.deviation_capas(obj)]
 
 
-def _deviation_detail(deviation):
-    deviation.link_list = list(deviation.links.all())
+def _deviation_detail(user, deviation):
+    deviation.link_list = selectors.deviation_links(user, deviation)
     deviation.extension_list = selectors.extensions_of(deviation)
     return deviation
 
@@ -592,13 +592,13 @@ def raise_deviation(request, payload: DeviationIn):
             immediate_actions=payload.immediate_actions)
         for ref in payload.records:
             services.link_record(request.user, deviation, type_name=ref.type, reference=ref.reference)
-    return Status(201, _deviation_detail(deviation))
+    return Status(201, _deviation_detail(request.user, deviation))
 
 
 @router.get("/deviations/{number}", response=DeviationDetailOut)
 def deviation(request, number: str):
     _may_view_quality(request)
-    return _deviation_detail(selectors.deviation(request.user, number))
+    return _deviation_detail(request.user, selectors.deviation(request.user, number))
 
 
 @router.post("/deviations/{number}/classify", response=DeviationDetailOut,
@@ -608,7 +608,7 @@ def classify_deviation(request, number: str, payload: ClassifyIn):
     services.classify_deviation(request.user, deviation, answers=payload.answers,
                                 classification=payload.classification, rationale=payload.rationale,
                                 investigator=_active_user(payload.investigator, "investigator"))
-    return _deviation_detail(selectors.deviation(request.user, number))
+    return _deviation_detail(request.user, selectors.deviation(request.user, number))
 
 
 @router.post("/deviations/{number}/investigation", response=DeviationDetailOut,
@@ -616,7 +616,7 @@ def classify_deviation(request, number: str, payload: ClassifyIn):
 def record_investigation(request, number: str, payload: InvestigationIn):
     fields = {k: v for k, v in payload.dict().items() if v is not None}
     services.record_investigation(request.user, selectors.deviation(request.user, number), **fields)
-    return _deviation_detail(selectors.deviation(request.user, number))
+    return _deviation_detail(request.user, selectors.deviation(request.user, number))
 
 
 @router.post("/deviations/{number}/extensions", response={201: ExtensionOut},
@@ -635,7 +635,7 @@ def transition_deviation(request, number: str, action: Literal["submit", "return
     services.transition_deviation(request.user, selectors.deviation(request.user, number), action,
                                   signature=_signature_for(deviation_workflow, action, payload),
                                   first_in_session=True, reason=payload.reason)
-    return _deviation_detail(selectors.deviation(request.user, number))
+    return _deviation_detail(request.user, selectors.deviation(request.user, number))
 
 
 @router.get("/extensions/{number}", response=ExtensionOut)

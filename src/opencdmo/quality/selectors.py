@@ -3,6 +3,7 @@
 import datetime as dt
 import math
 
+from django.apps import apps
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, FloatField, Func, Max, Q, Window
 from django.db.models.functions import RowNumber, TruncMonth
 from django.urls import reverse
@@ -95,6 +96,26 @@ def deviations_for(user, *, status: str | None = None, classification: str = "",
 def deviation(user, number: str) -> Deviation:
     return get_scoped(Deviation.objects.select_related(
         "sponsor", "raised_by", "investigator", "classified_by", "created_by"), user, number=number)
+
+
+def deviation_links(user, deviation: Deviation) -> list[DeviationLink]:
+    """The records a deviation concerns, named only where the user may see their sponsor: a
+    CDMO-wide deviation (an EM excursion) may concern batches of several sponsors."""
+    links = list(deviation.links.all())
+    for record_type in {link.record_type for link in links}:
+        try:
+            model = apps.get_model(record_type)
+        except (LookupError, ValueError):
+            continue
+        if getattr(model, "sponsor_scope", None) is None:
+            continue
+        of_type = [link for link in links if link.record_type == record_type]
+        ids = [int(link.record_id) for link in of_type if link.record_id.isdigit()]
+        visible = {str(pk) for pk in scoped(model, user).filter(pk__in=ids).values_list("pk", flat=True)}
+        for link in of_type:
+            if link.record_id not in visible:
+                link.record_id, link.record_label = "", "a record of a sponsor you are not assigned to"
+    return links
 
 
 def deviations_about(user, record):

@@ -137,7 +137,7 @@ def _deviation_context(request, deviation, *, error: str = "") -> dict:
         "transitions": [t for t in transitions if t.name not in DEVIATION_FORM_STEPS],
         "blocked": [(label, why) for label, why in blocked if label != "Classify"],
         "signatures": core_selectors.record_signatures(user, deviation),
-        "links": deviation.links.all(), "capas": selectors.deviation_capas(deviation),
+        "links": selectors.deviation_links(user, deviation), "capas": selectors.deviation_capas(deviation),
         "extensions": selectors.extensions_of(deviation),
         "overdue": selectors.is_overdue(deviation), "days_left": selectors.days_left(deviation),
         "root_causes": conf.root_cause_categories(), "categories": conf.deviation_categories(),
