@@ -197,6 +197,16 @@ def test_a_per_batch_sample_of_another_sponsor_is_not_numbered(p, sponsor_b, fak
     assert b_other.number not in due and '"batch_of_other_sponsor": true' in due.replace('":true', '": true')
 
 
+@pytest.mark.req("P11-1")
+def test_a_sponsors_quality_lead_cannot_open_the_cdmos_em_records_through_the_record_tabs(p, sponsor_a):
+    sample = b.plate(p, b.location(p))
+    viewer = person("em.sponsor.viewer", Role.SPONSOR_VIEWER, sponsors=[sponsor_a])
+    for tab in ("audit-trail", "signatures"):
+        url = f"/records/envmon.emsample/{sample.number}/{tab}/"
+        assert signed_in(viewer).get(url).status_code == 404
+        assert signed_in(p.reader).get(url).status_code == 200
+
+
 # --- Zones ---
 
 

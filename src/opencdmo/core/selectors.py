@@ -16,6 +16,9 @@ def record(user, type_name: str, reference: str):
     kind = registry.kind(type_name)
     if kind is None:
         raise NotFound(f"'{type_name}' is not a kind of record.")
+    if getattr(kind.model, "sponsor_scope", None) is None and not user.has_permission("core.view_cdmo_records"):
+        # The CDMO's own records (rooms, instruments, EM samples) are its staff's, never a sponsor's.
+        raise NotFound(f"No {kind.label.lower()} matches that reference.")
     return kind, get_scoped(kind.model, user, **{kind.lookup: reference})
 
 
