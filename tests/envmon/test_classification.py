@@ -164,22 +164,26 @@ def test_whoever_took_a_reading_cannot_approve(people, make_user):
 def test_a_room_is_due_6_or_12_months_after_its_last_approved_classification(people, fake_clock):
     b_room = builders.room("EM-SMALL", grade="B", width="2", length="1")
     d_room = builders.room("EM-D1", grade="D", width="2", length="1")
-    due = {d.room.code: d for d in selectors.classifications_due()}
-    assert due["EM-SMALL"].overdue and due["EM-SMALL"].due_at is None  # never classified
+    due = {(d.room.code, d.state): d for d in selectors.classifications_due()}
+    assert due["EM-SMALL", "at_rest"].overdue and due["EM-SMALL", "at_rest"].due_at is None  # never classified
     for room in (b_room, d_room):
         c = plan(people, room)
         read_all(people, c)
         services.complete_classification(people["planner"], c)
         services.transition_classification(people["approver"], c, "approve",
                                            signature=signature(people["approver"], "Approved"))
-    due = {d.room.code: d for d in selectors.classifications_due()}
-    assert due["EM-SMALL"].due_at == dt.datetime(2026, 9, 2, 8, 30, tzinfo=dt.UTC)
-    assert due["EM-D1"].due_at == dt.datetime(2027, 3, 2, 8, 30, tzinfo=dt.UTC)
-    assert not any(d.overdue for d in due.values() if d.room.code in ("EM-SMALL", "EM-D1"))
-    assert "EM-SMALL" not in {d.room.code for d in selectors.classifications_due(within_days=30)}
+    due = {(d.room.code, d.state): d for d in selectors.classifications_due()}
+    assert due["EM-SMALL", "at_rest"].due_at == dt.datetime(2026, 9, 2, 8, 30, tzinfo=dt.UTC)
+    assert due["EM-D1", "at_rest"].due_at == dt.datetime(2027, 3, 2, 8, 30, tzinfo=dt.UTC)
+    assert not any(d.overdue for (_, state), d in due.items() if state == "at_rest")
+    # classified at rest only: in operation each room is still due (A1-6)
+    assert due["EM-SMALL", "in_operation"].overdue and due["EM-D1", "in_operation"].overdue
+
+    def soon():
+        return {(d.room.code, d.state) for d in selectors.classifications_due(within_days=30)}
+    assert ("EM-SMALL", "at_rest") not in soon()
     fake_clock.advance(days=170)
-    soon = {d.room.code for d in selectors.classifications_due(within_days=30)}
-    assert "EM-SMALL" in soon and "EM-D1" not in soon
+    assert ("EM-SMALL", "at_rest") in soon() and ("EM-D1", "at_rest") not in soon()
     titles = [t.record for t in selectors.classification_tasks(people["planner"]) if t.title == "Room classification due"]
     assert any("EM-SMALL" in t for t in titles)
 

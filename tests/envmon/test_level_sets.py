@@ -156,7 +156,7 @@ def test_approval_supersedes_the_set_in_force_and_a_rooms_own_set_wins(people):
     ({"alert": "-1"}, "negative"),
     ({"alert": "five"}, "is a number"),
     ({"action": "1e30"}, "at most"),
-    ({"alert": "4.125"}, "at most 2 decimals"),
+    ({"alert": "4.5"}, "whole number"),
     ({"grade": "U"}, "Choose the grade"),
     ({"sample_type": "swab"}, "Choose the sample type"),
     ({"room": "NOPE"}, "No room"),

@@ -112,7 +112,18 @@ class TestLevelEditForm(_Page):
     args = staticmethod(lambda world: (_draft_levels(world),))
 
 
-class TestChangingLevels(TestLevelEditForm):
+class _OwnDraft:
+    """Only a draft's author changes it (four eyes): the permitted user changes a draft of their own."""
+
+    def permitted_user(self, make_user, world):
+        user = super().permitted_user(make_user, world)
+        world.em_levels = services.propose_levels(
+            user, grade="B", sample_type="active_air", state="in_operation", method="manual", alert="5",
+            action="8", rationale="PQ data").number
+        return user
+
+
+class TestChangingLevels(_OwnDraft, TestLevelEditForm):
     method = "POST"
     status = 302
     body = staticmethod(lambda world: {"alert": "4", "action": "7", "rationale": "Tighter"})
@@ -196,7 +207,7 @@ class TestPreviewLevelSetApi(_Api):
                                              "method": "percentile"})
 
 
-class TestChangeLevelSetApi(_Api):
+class TestChangeLevelSetApi(_OwnDraft, _Api):
     operation = ("PATCH", "/envmon/level-sets/{number}")
     roles = (Role.QC_REVIEWER,)
     number = staticmethod(_draft_levels)
@@ -338,4 +349,4 @@ def test_the_record_pages_show_the_signatures_and_the_verdict(manager, make_user
                                                args=["envmon.classification", c.number, "complete"]))
     assert response.status_code == 302, response.content[:500]  # through the shared dialog
     body = signed_in(manager).get(reverse("envmon:classification", args=[c.number])).content.decode()
-    assert "Fail" in body and "14492.8" in body and "Report (PDF)" in body
+    assert "Fail" in body and "14,492.8" in body and "Report (PDF)" in body

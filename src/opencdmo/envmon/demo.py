@@ -133,9 +133,10 @@ def seed(users: dict, *, password: str, car_t: Batch | None = None) -> None:
         """A plate collected `days` ago at 08:00, incubated, and (if `read`) read five days later."""
         def collect():
             made[(code, sample_type, days)] = services.collect_sample(
-                by, location=code, sample_type=sample_type, state="in_operation", media_lot=f"TSA-{2600 + days}",
-                # grade A plates are per batch, but zone samples cannot name the room's batch yet: no plan
-                plan=None if per_batch else plans[(code, sample_type)].pk,
+                # grade A plates are per batch; no batch ran in B-101 in these weeks, so the cabinet's
+                # weekly plates were taken at rest, outside any plan
+                by, location=code, sample_type=sample_type, state="at_rest" if per_batch else "in_operation",
+                media_lot=f"TSA-{2600 + days}", plan=None if per_batch else plans[(code, sample_type)].pk,
                 exposure_minutes=240 if sample_type == "settle_plate" else None,
                 volume_litres=AIR_LITRES if sample_type == "active_air" else None,
                 instrument=AIR_SAMPLER if sample_type == "active_air" else None)

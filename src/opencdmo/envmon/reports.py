@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from opencdmo.core import audit, clock
 from opencdmo.core.access import require
@@ -33,15 +34,21 @@ def month_of(text: str) -> dt.date:
         month = dt.datetime.strptime(str(text).strip()[:7], "%Y-%m").date()
     except ValueError:
         raise RuleViolation(f"Choose a month as YYYY-MM, e.g. 2026-02; not {str(text)[:20]!r}.") from None
-    if month.year < 2000 or month > clock.now().date():
+    if month.year < 2000 or month > timezone.localdate(clock.now()):
         raise RuleViolation("Choose a month from 2000 up to the current month.")
     return month
 
 
 def _month_window(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime(month.year, month.month, 1, tzinfo=dt.UTC)
-    following = dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=dt.UTC)
+    """The site's month: from midnight site time on the 1st to midnight on the 1st of the next."""
+    start = timezone.make_aware(dt.datetime(month.year, month.month, 1))
+    following = timezone.make_aware(dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1))
     return start, following
+
+
+def current_month() -> str:
+    """This month at the site, as YYYY-MM."""
+    return f"{timezone.localdate(clock.now()):%Y-%m}"
 
 
 @dataclass
@@ -63,6 +70,11 @@ class MonthlyReport:
     start: dt.datetime
     end: dt.datetime
     rooms: list[RoomMonth]
+
+    @property
+    def window_text(self) -> str:
+        """The month's bounds in site time with the zone, e.g. '2026-02-01 00:00:00 CET (UTC+01:00)'."""
+        return f"from {local_time(self.start)} up to {local_time(self.end)}"
 
 
 def monthly_report(month: dt.date, *, room: Room | None = None, with_charts: bool = True,

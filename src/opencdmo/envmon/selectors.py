@@ -473,17 +473,18 @@ MAX_LEVEL = Decimal("999999999999")  # LevelSet.alert_level/action_level: 14 dig
 # A1-6: requalification of grades A and B at least every 6 months, C and D every 12 months.
 CLASSIFICATION_INTERVAL_MONTHS = {"A": 6, "B": 6, "C": 12, "D": 12}
 CLASSIFICATION_DUE_SOON_DAYS = 30
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # what a date typed on an EM page may be
 
 
 def parse_number(value, what: str, *, maximum: Decimal = MAX_LEVEL, integer: bool = False,
-                 places: int | None = None) -> Decimal:
+                 places: int | None = None, example: str = "25") -> Decimal:
     """A non-negative finite number typed or sent as `value`; a RuleViolation that says what to type."""
     if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
         raise RuleViolation(f"Give {what}.")
     try:
         number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise RuleViolation(f"{what[0].upper()}{what[1:]} is a number, e.g. 25; not {str(value)[:40]!r}.") from None
+        raise RuleViolation(f"{what[0].upper()}{what[1:]} is a number, e.g. {example}; not {str(value)[:40]!r}.") from None
     if not number.is_finite():
         raise RuleViolation(f"{what[0].upper()}{what[1:]} is a finite number.")
     if number < 0:
@@ -492,6 +493,8 @@ def parse_number(value, what: str, *, maximum: Decimal = MAX_LEVEL, integer: boo
         raise RuleViolation(f"{what[0].upper()}{what[1:]} is at most {maximum:,}.")
     if integer and number != number.to_integral_value():
         raise RuleViolation(f"{what[0].upper()}{what[1:]} is a whole number.")
+    if places == 0 and number != number.to_integral_value():
+        raise RuleViolation(f"Give {what} as a whole number, e.g. {example}.")
     if places is not None and number != number.quantize(Decimal(1).scaleb(-places)):
         raise RuleViolation(f"Give {what} with at most {places} decimal{'s' if places > 1 else ''}.")
     return number
@@ -505,17 +508,22 @@ def parse_choice(value, options: dict, what: str) -> str:
 
 
 def parse_moment(value, what: str, *, end_of_day: bool = False) -> dt.datetime | None:
-    """A date as typed (ISO 8601) as the start (or the end) of that day, site time; None when empty."""
+    """A date as typed (YYYY-MM-DD, years 2000 to 2100) as the start (or the end) of that day, site
+    time; None when empty. The one date parser of the EM pages: no date they take overflows."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, dt.datetime):
-        moment = value
+        day, moment = value.date(), value
     else:
         try:
-            day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value).strip())
+            day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value).strip()[:10])
         except ValueError:
-            raise RuleViolation(f"{what[0].upper()}{what[1:]} is a date, e.g. 2026-01-31.") from None
-        moment = dt.datetime.combine(day + dt.timedelta(days=1) if end_of_day else day, dt.time())
+            raise RuleViolation(f"Enter {what} as YYYY-MM-DD, e.g. 2026-01-31; not {str(value)[:20]!r}.") from None
+        moment = dt.datetime.combine(day, dt.time())
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise RuleViolation(f"Enter {what} between the years {FIRST_YEAR} and {LAST_YEAR}, e.g. 2026-01-31.")
+    if end_of_day and not isinstance(value, dt.datetime):
+        moment += dt.timedelta(days=1)
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
@@ -579,9 +587,13 @@ def preview_levels(*, grade, room=None, sample_type, state, method, percentile=9
         parameters = {"percentile": parse_number(percentile, "the alert percentile", maximum=Decimal(100)),
                       "action_percentile": parse_number(action_percentile, "the action percentile",
                                                         maximum=Decimal(100))}
+        if parameters["percentile"] >= parameters["action_percentile"]:
+            raise RuleViolation("The alert percentile must be below the action percentile, e.g. 95 and 99.")
     else:
         parameters = {"alert_k": parse_number(alert_k, "the alert k", maximum=Decimal(10)),
                       "action_k": parse_number(action_k, "the action k", maximum=Decimal(10))}
+        if parameters["alert_k"] >= parameters["action_k"]:
+            raise RuleViolation("The alert k must be below the action k, e.g. 2 and 3.")
     annex1 = limits.annex1_limit(grade, sample_type, state, edition=conf.annex1_edition())
     values = level_history(grade, room, sample_type, state, start, end)
     try:
@@ -670,6 +682,30 @@ def level_scope_text(level_set: LevelSet) -> str:
             f"{where}")
 
 
+def level_method_text(level_set: LevelSet) -> str:
+    """How the levels were set, in words: 'Set by hand', or '95th percentile of 24 results, action
+    99th; capped at Annex 1'."""
+    p = level_set.parameters or {}
+    if level_set.method == LevelSet.Method.MANUAL:
+        return "Set by hand"
+    if level_set.method == LevelSet.Method.PERCENTILE:
+        text = (f"{_ordinal(p.get('percentile'))} percentile of {p.get('n', '?')} results, "
+                f"action {_ordinal(p.get('action_percentile'))}")
+    else:
+        text = (f"Mean + {p.get('alert_k')}·σ of {p.get('n', '?')} results (mean {p.get('mean')}, "
+                f"σ {p.get('sd')}), action mean + {p.get('action_k')}·σ")
+    return text + ("; capped at Annex 1" if p.get("capped") else "")
+
+
+def _ordinal(value) -> str:
+    number = Decimal(str(value)).normalize() if value is not None else None
+    if number is None or number != number.to_integral_value():
+        return f"{value}th"
+    n = int(number)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def classification(user, number: str) -> Classification:
     found = (Classification.objects.select_related("room", "instrument", "performed_by", "created_by")
              .filter(number=str(number).strip()[:32]).first())
@@ -736,27 +772,44 @@ def _months_later(moment: dt.datetime, months: int) -> dt.datetime:
 @dataclass(frozen=True)
 class ClassificationDue:
     room: Room
-    last: Classification | None
-    due_at: dt.datetime | None  # None: never classified, due now
+    state: str
+    last: Classification | None  # the last approved one that passed
+    due_at: dt.datetime | None  # None: never classified (or never passed), due now
     overdue: bool
+    last_failed: Classification | None = None  # approved after it, and failed: the room is still due
+
+    @property
+    def state_label(self) -> str:
+        return programme.STATES[self.state]
 
 
 def classifications_due(*, within_days: int | None = None) -> list[ClassificationDue]:
-    """Each graded room's next ISO 14644-1 classification (A1-6: A/B every 6 months, C/D every 12
-    months from the last approved one); with `within_days`, only those due by then."""
+    """Each graded room's next ISO 14644-1 classification in each state (A1-6: at rest and in
+    operation, A/B every 6 months, C/D every 12 months from the last approved one that passed; a
+    failed one does not count, the room stays due); with `within_days`, only those due by then."""
     now = clock.now()
     rooms = Room.objects.filter(grade__in=CLASSIFICATION_INTERVAL_MONTHS).exclude(status=Room.Status.SHUT_DOWN)
-    last_by_room = {}
+    passed, failed = {}, {}
     for c in Classification.objects.filter(status="approved", room__in=rooms).order_by("performed_at", "id"):
-        last_by_room[c.room_id] = c
+        (passed if c.passed else failed)[c.room_id, c.state] = c
     due = []
     for room in rooms.order_by("code"):
-        last = last_by_room.get(room.pk)
-        due_at = _months_later(last.performed_at, CLASSIFICATION_INTERVAL_MONTHS[room.grade]) if last else None
-        if within_days is not None and due_at is not None and due_at > now + dt.timedelta(days=within_days):
-            continue
-        due.append(ClassificationDue(room, last, due_at, due_at is None or due_at <= now))
+        for state in programme.STATES:
+            last = passed.get((room.pk, state))
+            due_at = _months_later(last.performed_at, CLASSIFICATION_INTERVAL_MONTHS[room.grade]) if last else None
+            if within_days is not None and due_at is not None and due_at > now + dt.timedelta(days=within_days):
+                continue
+            failure = failed.get((room.pk, state))
+            if failure is not None and last is not None and failure.performed_at < last.performed_at:
+                failure = None
+            due.append(ClassificationDue(room, state, last, due_at, due_at is None or due_at <= now, failure))
     return due
+
+
+def classification_due_text(d: ClassificationDue) -> str:
+    if d.last_failed is not None:
+        return f"last classification failed ({d.last_failed.number})"
+    return "never classified" if d.due_at is None else f"due {timezone.localtime(d.due_at):%Y-%m-%d}"
 
 
 def classification_tasks(user) -> list:
@@ -764,11 +817,10 @@ def classification_tasks(user) -> list:
     tasks = []
     if user.has_permission("envmon.manage_programme"):
         for d in classifications_due(within_days=CLASSIFICATION_DUE_SOON_DAYS)[:TASKS_PER_KIND]:
-            when = "never classified" if d.due_at is None else f"due {timezone.localtime(d.due_at):%Y-%m-%d}"
             tasks.append(Task(title="Room classification due", record=str(d.room),
-                              url=reverse("envmon:classification_new") + f"?room={d.room.code}",
+                              url=reverse("envmon:classification_new") + f"?room={d.room.code}&state={d.state}",
                               status="overdue" if d.overdue else "due", status_label="Overdue" if d.overdue else "Due",
-                              detail=f"Grade {d.room.grade}, {when}"))
+                              detail=f"Grade {d.room.grade}, {d.state_label.lower()}, {classification_due_text(d)}"))
     if user.has_permission("envmon.approve"):
         for c in (Classification.objects.filter(status="completed").exclude(performed_by=user)
                   .select_related("room").order_by("performed_at")[:TASKS_PER_KIND]):

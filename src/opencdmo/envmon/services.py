@@ -2,6 +2,7 @@
 in one transaction."""
 
 import datetime as dt
+import re
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
@@ -10,7 +11,8 @@ from django.db.models import QuerySet
 from opencdmo.batches.models import Batch
 from opencdmo.core import clock
 from opencdmo.core.access import require
-from opencdmo.core.errors import Conflict, NotFound, RuleViolation
+from opencdmo.core.errors import Conflict, NotFound, PermissionDenied, RuleViolation
+from opencdmo.core.presentation import local_time
 from opencdmo.core.records import create_record, update_record
 from opencdmo.core.scoping import scoped
 from opencdmo.facilities import selectors as facilities_selectors
@@ -28,6 +30,21 @@ MAX_VOLUME_LITRES = Decimal(100000)
 MAX_COUNT = 10**9
 MAX_VALUE = Decimal(10**12)  # what EmSample.value holds
 GLOVE_GRADES = ("A", "B")  # glove prints are taken in the aseptic core only (A1-3)
+LOCATION_CODE = re.compile(r"[A-Z0-9-]+")  # codes stand in URLs and on labels
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def _type_label(sample_type: str) -> str:
+    return programme.SAMPLE_TYPES[sample_type][0] if sample_type in programme.SAMPLE_TYPES else str(sample_type)[:40]
+
+
+def _takes(location, sample_type) -> str:
+    """Why `sample_type` is refused at `location`, in labels."""
+    return (f"{location.code} takes {', '.join(_type_label(t).lower() for t in location.sample_types)}: "
+            f"not {_type_label(sample_type).lower()}.")
 
 
 def _text(value, label: str, *, max_length: int, required: bool = False) -> str:
@@ -106,6 +123,9 @@ def create_location(actor, room, *, code, name, x, y, sample_types) -> models.Lo
     require(actor, "envmon.manage_programme", to="define sampling locations")
     room = _locked(Room, room)
     code = _text(code, "location code", max_length=24, required=True).upper()
+    if not LOCATION_CODE.fullmatch(code):
+        raise RuleViolation(f"The location code {code[:24]!r} may hold only letters, digits and '-' "
+                            "(no spaces or '/'), e.g. A1-SP-01.")
     if models.Location.objects.filter(code=code).exists():
         raise Conflict(f"There is already a sampling location {code}: choose another code.")
     types = list(dict.fromkeys(sample_types or []))
@@ -141,11 +161,12 @@ def create_plan(actor, location, *, sample_type, frequency, state) -> models.Pla
     if not location.is_active:
         raise RuleViolation(f"{location.code} is retired: plan sampling at an active location.")
     if sample_type not in location.sample_types:
-        raise RuleViolation(f"{location.code} takes {', '.join(location.sample_types)}: not {str(sample_type)[:40]}.")
+        raise RuleViolation(_takes(location, sample_type))
     _choice(frequency, programme.FREQUENCIES, "frequency")
     _choice(state, programme.STATES, "room state")
     if location.plans.filter(is_active=True, sample_type=sample_type, state=state).exists():
-        raise Conflict(f"{location.code} already has an active {sample_type} plan {state}: retire it first.")
+        raise Conflict(f"{location.code} already has an active {_type_label(sample_type).lower()} plan "
+                       f"{programme.STATES[state].lower()}: retire it first.")
     return create_record(actor, models.Plan(location=location, sample_type=sample_type, frequency=frequency,
                                             state=state, created_at=clock.now(), created_by=actor))
 
@@ -167,16 +188,18 @@ def _instrument(instrument, kind: str, purpose: str) -> Equipment:
         raise RuleViolation(f"{purpose[:1].upper()}{purpose[1:]} names the {label} used.")
     equipment = _row(Equipment, instrument)
     if equipment is None:
-        raise RuleViolation(f"No instrument {str(instrument)[:32]!r}: choose a {label} from the list.")
+        raise RuleViolation(f"No instrument {str(instrument)[:32]!r}: choose {_a(label)} from the list.")
     if equipment.kind != kind:
-        raise RuleViolation(f"{equipment.number} is a {equipment.get_kind_display()}: {purpose} needs a {label}.")
+        raise RuleViolation(f"{equipment.number} is {_a(equipment.get_kind_display().lower())}: {purpose} needs "
+                            f"{_a(label)}.")
     usable, reasons = facilities_selectors.equipment_usability(equipment)
     if not usable:
         raise RuleViolation(f"{equipment.number} may not be used: {'; '.join(str(r) for r in reasons)}.")
     return equipment
 
 
-def _batch_named(actor, batch, room):
+def _batch_named(actor, batch, room, now):
+    """The batch a sample is taken for: running in the room (or the room the zone stands in) now."""
     found = _row(scoped(Batch, actor), batch)
     if found is None:
         raise RuleViolation("No such batch: choose the batch running in the room.")
@@ -184,6 +207,11 @@ def _batch_named(actor, batch, room):
     if found.room_id not in (room.pk, room.within_id):
         raise RuleViolation(f"{found.number} is made in another room: a sample of {room.code} names a batch of "
                             f"{room.within.code if room.within_id else room.code}.")
+    if found.started_at is None or found.started_at > now:
+        raise RuleViolation(f"{found.number} has not started: a sample names the batch running in the room now.")
+    if found.completed_at is not None and found.completed_at <= now:
+        raise RuleViolation(f"{found.number} was completed {found.completed_at:%Y-%m-%d %H:%M} UTC: a sample names "
+                            "the batch running in the room now.")
     return found
 
 
@@ -220,18 +248,19 @@ def collect_sample(actor, *, location, sample_type, state, plan=None, batch=None
     _choice(sample_type, programme.SAMPLE_TYPES, "sample type")
     _choice(state, programme.STATES, "room state")
     if sample_type not in location.sample_types:
-        raise RuleViolation(f"{location.code} takes {', '.join(location.sample_types)}: not {sample_type}.")
+        raise RuleViolation(_takes(location, sample_type))
+    active = location.plans.filter(is_active=True, sample_type=sample_type, state=state)
     if plan not in (None, ""):
-        plan = _row(models.Plan, plan, by=None)
-        if plan is None or not plan.is_active or (
-                (plan.location_id, plan.sample_type, plan.state) != (location.pk, sample_type, state)):
+        plan = _row(active, plan, by=None)
+        if plan is None:
             raise RuleViolation("The plan named is not an active plan of this location, sample type and state.")
     else:
-        plan = None
-    batch = None if batch in (None, "") else _batch_named(actor, batch, room)
-    if plan is not None and plan.frequency == "per_batch" and batch is None:
-        raise RuleViolation(f"{plan} is taken for each batch: name the batch it is taken for.")
+        # a sample taken without naming its plan (a scanned location) still counts against it
+        plan = active.first()
     now = clock.now()
+    batch = None if batch in (None, "") else _batch_named(actor, batch, room, now)
+    if plan is not None and plan.frequency == "per_batch" and batch is None:
+        raise RuleViolation(f"{plan} is taken for each batch: name the batch running in {room.code}.")
     viable = sample_type in programme.VIABLE
     sample = models.EmSample(
         plan=plan, location=location, room=room, grade=room.grade, sample_type=sample_type, state=state,
@@ -253,7 +282,7 @@ def collect_sample(actor, *, location, sample_type, state, plan=None, batch=None
                                        high=MAX_VOLUME_LITRES).quantize(Decimal("0.1"))
         sample.instrument = _instrument(instrument, Equipment.Kind.AIR_SAMPLER if viable
                                         else Equipment.Kind.PARTICLE_COUNTER,
-                                        f"a {programme.SAMPLE_TYPES[sample_type][0].lower()} sample")
+                                        _a(f"{_type_label(sample_type).lower()} sample"))
     elif volume_litres not in (None, "") or instrument not in (None, ""):
         raise RuleViolation("Volume and instrument are recorded for active air and particle samples only.")
     if viable:
@@ -326,7 +355,7 @@ def _raise_excursion(actor, sample, *, kind: str, rule: str):
         description=(f"Room {sample.room.code} (grade {sample.grade}), location {sample.location}, sample "
                      f"{sample.number} ({sample.get_sample_type_display()}, {sample.get_state_display()}): "
                      f"{sample.value} {unit} against the action limit {limit}. {rule}.\n"
-                     f"Window {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC. "
+                     f"Window {local_time(start)} to {local_time(end)}. "
                      # the deviation is CDMO-wide, its batches their sponsors': numbers only in its links
                      f"Batches in the room: {len(batches) or 'none'} (see the linked records)."),
         source="environmental", category="environmental", area=sample.room.code,
@@ -419,12 +448,18 @@ def identify_organism(actor, sample, *, organism, method, cfu=None) -> models.Id
     sample = _sample_for_update(sample)
     if sample.status != "read" or not sample.count:
         raise Conflict(f"{sample} has no growth read: an organism is identified on a read plate with colonies.")
+    organism = _text(organism, "organism", max_length=200, required=True)
+    method = _text(method, "identification method", max_length=100, required=True)
     cfu = _count(cfu, "CFU identified", required=False)
-    if cfu is not None and (cfu < 1 or cfu > sample.count):
-        raise RuleViolation(f"The CFU identified is between 1 and the plate's {sample.count}.")
+    # an identification without a CFU stands for one colony
+    identified = sum(c or 1 for c in sample.identifications.values_list("cfu", flat=True))
+    left = sample.count - identified
+    if (cfu or 1) > left or (cfu is not None and cfu < 1):
+        raise RuleViolation(f"{sample} was read {sample.count} CFU and {identified} are identified already: "
+                            f"an identification takes 1 to {left} CFU." if left > 0 else
+                            f"All {sample.count} CFU of {sample} are identified already.")
     return create_record(actor, models.Identification(
-        sample=sample, organism=_text(organism, "organism", max_length=200, required=True),
-        method=_text(method, "identification method", max_length=100), cfu=cfu, identified_by=actor,
+        sample=sample, organism=organism, method=method, cfu=cfu, identified_by=actor,
         identified_at=clock.now()))
 
 
@@ -468,6 +503,13 @@ def _annex1_of(level_set: models.LevelSet):
                                edition=conf.annex1_edition())
 
 
+def _level_value(value, name: str, sample_type: str) -> Decimal:
+    """A level typed by hand: whole CFU for viable samples (a plate grows whole colonies), else 2 decimals."""
+    if sample_type in programme.VIABLE:
+        return selectors.parse_number(value, f"the {name} (CFU)", places=0, example="2")
+    return selectors.parse_number(value, f"the {name}", places=2)
+
+
 def _refuse_level_problems(alert, action, annex1) -> None:
     """Hand-set levels are never looser than Annex 1 and alert stays below action (A1-3, A1-5)."""
     if problems := levels.level_problems(alert, action, annex1):
@@ -484,8 +526,7 @@ def propose_levels(actor, *, grade, room=None, sample_type, state, method, alert
     rationale = _rationale(rationale)
     if method == models.LevelSet.Method.MANUAL:
         grade, room, sample_type, state = selectors.level_scope(grade, room, sample_type, state)
-        alert = selectors.parse_number(alert, "the alert level", places=2)
-        action = selectors.parse_number(action, "the action level", places=2)
+        alert, action = _level_value(alert, "alert level", sample_type), _level_value(action, "action level", sample_type)
         _refuse_level_problems(alert, action, limits.annex1_limit(grade, sample_type, state,
                                                                   edition=conf.annex1_edition()))
         fields = {"alert_level": alert, "action_level": action, "parameters": {}}
@@ -523,6 +564,10 @@ def update_level_set(actor, level_set: models.LevelSet, **changes) -> models.Lev
         if level_set.status != "draft":
             raise Conflict(f"{level_set} is {workflows.level_set_workflow.label(level_set.status)}: only a draft "
                            "can be changed. Propose new levels instead.")
+        if level_set.created_by_id != actor.pk:
+            # Four eyes: the reviewer and approver checks hold only if the draft stays its author's.
+            raise PermissionDenied(f"Only {level_set.created_by}, who proposed {level_set}, may change it: ask "
+                                   "them, or propose a set of your own.")
         if "rationale" in changes:
             changes["rationale"] = _rationale(changes["rationale"])
         new_levels = {k: changes[k] for k in ("alert_level", "action_level") if k in changes}
@@ -531,7 +576,7 @@ def update_level_set(actor, level_set: models.LevelSet, **changes) -> models.Lev
                 raise RuleViolation(f"{level_set}'s levels were computed from history: propose a new set to "
                                     "recompute them, or one set by hand.")
             for name, value in new_levels.items():
-                changes[name] = selectors.parse_number(value, f"the {name.replace('_', ' ')}", places=2)
+                changes[name] = _level_value(value, name.replace("_", " "), level_set.sample_type)
             _refuse_level_problems(changes.get("alert_level", level_set.alert_level),
                                    changes.get("action_level", level_set.action_level), _annex1_of(level_set))
         return update_record(actor, level_set, **changes)
@@ -601,7 +646,7 @@ def plan_classification(actor, room, *, state, iso_class=None, sizes=None, instr
         iso_class = getattr(room, f"iso_class_{state}") or iso14644.iso_class_for(room.grade, state)
         if iso_class is None:
             raise RuleViolation(f"{room.code} has no ISO class {programme.STATES[state].lower()}: give the class.")
-    iso_class = int(selectors.parse_number(iso_class, "the ISO class", maximum=Decimal(9), integer=True))
+    iso_class = int(selectors.parse_number(iso_class, "the ISO class", maximum=Decimal(9), integer=True, example="7"))
     if iso_class < 1:
         raise RuleViolation("The ISO class is 1 to 9.")
     sizes = _classification_sizes(iso_class, sizes)
@@ -657,6 +702,10 @@ def transition_classification(actor, classification: models.Classification, acti
     workflow = workflows.classification_workflow
     transition = workflow.get(action)
     require(actor, transition.permission, to=f"{transition.label.lower()} room classifications")
+    comment = str(reason or "").strip() or (signature.comment.strip() if signature else "")
+    if action == "approve" and classification.passed is False and not comment:
+        raise RuleViolation(f"{classification} failed ISO class {classification.iso_class}: give a comment on the "
+                            "failure (what is done about it) to approve it; the room stays due for classification.")
     signer = workflow.authenticate(actor, action, signature, first_in_session=first_in_session)
     with transaction.atomic():
         classification = models.Classification.objects.select_for_update().get(pk=classification.pk)
@@ -664,6 +713,8 @@ def transition_classification(actor, classification: models.Classification, acti
             outcome = selectors.classification_verdict(classification)
             update_record(actor, classification, passed=outcome.passed, performed_by=actor,
                           performed_at=clock.now())
+        if action == "approve" and classification.passed is False:
+            reason = f"Approved as FAILED (ISO class {classification.iso_class} not met): {comment}"
         workflow.apply(classification, action, actor=actor, signer=signer, reason=reason)
     return classification
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -86,7 +87,7 @@ def _sample_of(number) -> EmSample:
 
 def _sample_context(user, sample) -> dict:
     sample.status_label = workflows.sample_workflow.label(sample.status)
-    return {"sample": sample, "unit": SAMPLE_TYPES[sample.sample_type][1],
+    return {"sample": sample, "comparison_rule": limits.COMPARISONS.get((sample.limits or {}).get("comparison")),
             "batch_seen": selectors.batches_seen(user, [sample.batch]),
             "identifications": sample.identifications.select_related("identified_by"),
             "excursions": selectors.with_batches_seen(user, sample.excursions.select_related("deviation")),
@@ -279,13 +280,7 @@ TREND_CHOICES = [(key, label) for key, (label, _) in selectors.TREND_WINDOWS.ite
 
 
 def _date(text: str, what: str) -> dt.datetime | None:
-    text = str(text or "").strip()
-    if not text:
-        return None
-    try:
-        return dt.datetime.strptime(text[:10], "%Y-%m-%d").replace(tzinfo=dt.UTC)
-    except ValueError:
-        raise RuleViolation(f"Enter the {what} as YYYY-MM-DD, e.g. 2026-02-01.") from None
+    return selectors.parse_moment(text, f"the {what}")
 
 
 def trend_filters(query) -> tuple[dict, dt.datetime | None, dt.datetime | None]:
@@ -336,7 +331,7 @@ def location(request, code):
 
 
 def _report_choice(request):
-    month = reports.month_of(request.GET.get("month") or f"{clock.now():%Y-%m}")
+    month = reports.month_of(request.GET.get("month") or reports.current_month())
     code = request.GET.get("room", "").strip()
     return month, selectors.room(code) if code else None
 
@@ -364,7 +359,18 @@ def report_pdf(request):
 @login_required
 def batch_summary(request, number):
     batch = selectors.batch_by_number(request.user, number)
-    return render(request, "envmon/batch_summary.html", {"summary": selectors.batch_em_summary(batch)})
+    summary = selectors.batch_em_summary(batch)
+    return render(request, "envmon/batch_summary.html", {"summary": summary, "unread": _unread_samples(summary)})
+
+
+def _unread_samples(summary) -> list[EmSample]:
+    """The samples of the batch's window not read yet, to follow them up."""
+    if summary.start is None:
+        return []
+    return list(EmSample.objects.filter(Q(room=summary.room) | Q(room__within=summary.room),
+                                        collected_at__gte=summary.start, collected_at__lte=summary.end,
+                                        value__isnull=True)
+                .exclude(status__in=selectors.NOT_COUNTED).select_related("location").order_by("collected_at"))
 
 
 # --- Alert and action levels, classification ---
@@ -373,6 +379,9 @@ LEVEL_FORM_FIELDS = ("grade", "room", "sample_type", "state", "method", "alert",
                      "action_percentile", "alert_k", "action_k", "history_from", "history_to", "rationale")
 LEVEL_FORM_DEFAULTS = {"method": "percentile", "percentile": "95", "action_percentile": "99", "alert_k": "2",
                        "action_k": "3", "state": "in_operation"}
+
+
+CLASSIFICATION_SIZE_CHOICES = ("0.5", "5")  # the sizes Annex 1 classifies grades A to D at (A1-4)
 
 
 def _level_choices() -> dict:
@@ -407,7 +416,8 @@ def level_new(request):
         form = request.POST
         try:
             args = _level_args(request.POST)
-            if request.POST.get("preview"):
+            # Levels set by hand have nothing to preview: the button (or Enter) saves them.
+            if request.POST.get("preview") and request.POST.get("method") != LevelSet.Method.MANUAL:
                 args.pop("alert"), args.pop("action"), args.pop("rationale")
                 preview = selectors.preview_levels(**args)
             else:
@@ -453,8 +463,9 @@ def level(request, number):
         "workflow": workflow, "status_label": workflow.label(level_set.status), "transitions": transitions,
         "blocked": blocked, "signatures": core_selectors.record_signatures(request.user, level_set),
         "annex1": annex1, "scope": selectors.level_scope_text(level_set),
-        "unit": SAMPLE_TYPES[level_set.sample_type][1],
-        "may_edit": level_set.status == "draft" and request.user.has_permission("envmon.manage_programme")})
+        "unit": SAMPLE_TYPES[level_set.sample_type][1], "method_text": selectors.level_method_text(level_set),
+        "may_edit": (level_set.status == "draft" and level_set.created_by_id == request.user.pk
+                     and request.user.has_permission("envmon.manage_programme"))})
 
 
 @login_required
@@ -496,19 +507,20 @@ def classifications(request):
 def classification_new(request):
     require_to_see(request.user, "envmon.manage_programme")
     form, error, status = request.GET.dict(), "", 200
+    sizes = request.POST.getlist("sizes")[:len(CLASSIFICATION_SIZE_CHOICES)]
     if request.method == "POST":
         form = request.POST
         try:
             c = services.plan_classification(
                 request.user, form.get("room", ""), state=form.get("state", ""),
-                iso_class=form.get("iso_class", "").strip() or None,
-                sizes=[s for s in form.get("sizes", "").replace(",", " ").split() if s] or None,
+                iso_class=form.get("iso_class", "").strip() or None, sizes=sizes or None,
                 instrument=form.get("instrument", "").strip() or None)
             return redirect("envmon:classification", number=c.number)
         except DomainError as exc:
             error, status = exc.message, exc.status
     return render(request, "envmon/classification_form.html", {
-        "form": form, "error": error, "states": STATES,
+        "form": form, "error": error, "states": STATES, "size_choices": CLASSIFICATION_SIZE_CHOICES,
+        "chosen_sizes": sizes,
         "rooms": Room.objects.filter(grade__in=selectors.CLASSIFICATION_INTERVAL_MONTHS).order_by("code"),
         "counters": Equipment.objects.filter(kind=Equipment.Kind.PARTICLE_COUNTER).order_by("number")},
         status=status)
@@ -536,7 +548,7 @@ def classification(request, number):
 @require_POST
 def classification_reading(request, number):
     """A reading from the entry grid; the page again with the error and what was typed when refused."""
-    require_to_see(request.user, "envmon.sample")
+    require(request.user, "envmon.sample", to="record readings")
     c = selectors.classification(request.user, number)
     post = request.POST
     try:
