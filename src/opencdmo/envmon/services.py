@@ -12,6 +12,7 @@ from opencdmo.batches.models import Batch
 from opencdmo.core import clock
 from opencdmo.core.access import require
 from opencdmo.core.errors import Conflict, NotFound, PermissionDenied, RuleViolation
+from opencdmo.core.inputs import text as _text
 from opencdmo.core.presentation import local_time
 from opencdmo.core.records import create_record, update_record
 from opencdmo.core.scoping import scoped
@@ -45,15 +46,6 @@ def _takes(location, sample_type) -> str:
     """Why `sample_type` is refused at `location`, in labels."""
     return (f"{location.code} takes {', '.join(_type_label(t).lower() for t in location.sample_types)}: "
             f"not {_type_label(sample_type).lower()}.")
-
-
-def _text(value, label: str, *, max_length: int, required: bool = False) -> str:
-    text = str(value or "").strip()
-    if required and not text:
-        raise RuleViolation(f"Enter the {label}.")
-    if len(text) > max_length:
-        raise RuleViolation(f"The {label} is too long: at most {max_length} characters.")
-    return text
 
 
 def _number(value, label: str, *, low: Decimal, high: Decimal, required: bool = True,

@@ -12,6 +12,7 @@ from django.db.models import Max, Q
 from opencdmo.core import audit, clock, errors, records, registry, scoping
 from opencdmo.core.access import require
 from opencdmo.core.errors import Conflict, NotFound, RuleViolation
+from opencdmo.core.inputs import text as _text
 from opencdmo.core.records import create_record, update_record
 from opencdmo.core.scoping import get_scoped, may_see_sponsor
 from opencdmo.core.signatures import SignatureInput
@@ -490,15 +491,6 @@ def specification_of(actor, number: str) -> models.Specification:
 TREND_HISTORY = 30  # the last conforming reviewed results a new result is compared with
 TREND_MINIMUM = 10  # fewer say nothing about a trend
 _OPEN_SAMPLE = ("registered", "received", "in_testing", "tested")
-
-
-def _text(value, label: str, *, max_length: int, required: bool = False) -> str:
-    text = str(value or "").strip()
-    if required and not text:
-        raise RuleViolation(f"Enter the {label}.")
-    if len(text) > max_length:
-        raise RuleViolation(f"The {label} is too long: at most {max_length} characters.")
-    return text
 
 
 def _quantity(value) -> Decimal | None:
